@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Makes a fresh Debian 12 machine ready for MLNetDeep, and is a fast no-op when it already is.
+#  1. libstdc++ with GLIBCXX_3.4.32 (TorchSharp 0.107's native library needs GCC 13+'s runtime;
+#     Debian 12 ships GLIBCXX_3.4.30). Taken from Debian 13 (trixie) through a temporary apt source.
+#  2. the Fashion-MNIST data set (Debian package dataset-fashion-mnist).
+set -euo pipefail
+
+need_apt_update=1
+apt_update_once() {
+  if [ "$need_apt_update" = 1 ]; then apt-get update -qq; need_apt_update=0; fi
+}
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+libstdcxx=$(ldconfig -p 2>/dev/null | awk '/libstdc\+\+\.so\.6 .*x86-64/{print $NF; exit}')
+libstdcxx=${libstdcxx:-/lib/x86_64-linux-gnu/libstdc++.so.6}
+if ! grep -q GLIBCXX_3.4.32 "$libstdcxx" 2>/dev/null; then
+  echo "setup: $libstdcxx lacks GLIBCXX_3.4.32; installing libstdc++6 from Debian 13 (trixie)"
+  src=/etc/apt/sources.list.d/mlnetdeep-trixie.list
+  as_root sh -c "echo 'deb http://deb.debian.org/debian trixie main' > $src"
+  # keep trixie from upgrading anything else on later apt runs
+  as_root sh -c "printf 'Package: *\nPin: release n=trixie\nPin-Priority: 100\n' > /etc/apt/preferences.d/mlnetdeep-trixie"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq -t trixie libstdc++6 >/dev/null
+  as_root rm -f "$src"
+  as_root apt-get update -qq
+  need_apt_update=0
+  grep -q GLIBCXX_3.4.32 "$libstdcxx" || { echo "setup: libstdc++ still lacks GLIBCXX_3.4.32" >&2; exit 1; }
+fi
+
+if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+  echo "setup: installing dataset-fashion-mnist"
+  apt_update_once
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq dataset-fashion-mnist >/dev/null
+fi
+echo "setup: ready (libstdc++ GLIBCXX_3.4.32, Fashion-MNIST in /usr/share/datasets/fashion-mnist)"

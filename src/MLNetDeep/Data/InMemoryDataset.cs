@@ -1,0 +1,194 @@
+using Microsoft.ML;
+using MLNetDeep.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetDeep.Data;
+
+/// <summary>One mini-batch on the training device.</summary>
+internal readonly record struct Batch(Tensor Features, Tensor? Lengths, Tensor Labels, Tensor? Weights, long Count);
+
+/// <summary>
+/// A data set read once from an IDataView with a cursor and kept as tensors, so every epoch batches by
+/// index_select (one copy per batch, no per-element work). Labels are read and checked on the way in.
+/// </summary>
+internal sealed class InMemoryDataset : IDisposable
+{
+    private readonly FeatureLayout _layout;
+    private readonly Tensor? _dense;          // [N, ...shape] for fixed-size layouts
+    private readonly float[]? _values;        // variable-size rows laid end to end
+    private readonly long[]? _offsets;        // N + 1 offsets into _values
+    private readonly Tensor _labels;
+    private readonly Tensor? _weights;
+
+    public long Count { get; }
+    public float[] RawLabels { get; }
+    public HeadSpec Spec { get; }
+
+    private InMemoryDataset(FeatureLayout layout, Tensor? dense, float[]? values, long[]? offsets, float[] rawLabels,
+        Tensor labels, Tensor? weights, long count, HeadSpec spec)
+    {
+        _layout = layout; _dense = dense; _values = values; _offsets = offsets;
+        RawLabels = rawLabels; _labels = labels; _weights = weights; Count = count; Spec = spec;
+    }
+
+    /// <summary>Reads features, labels and weights, checking every value.</summary>
+    public static InMemoryDataset Load(IDataView data, string role, FeatureLayout layout, string featureColumn,
+        TaskHead head, string labelColumn, string? weightColumn, HeadSpec? spec, string[] classNames, Device device)
+    {
+        var schema = data.Schema;
+        var featureCol = schema[featureColumn];
+        var labelCol = schema[labelColumn];
+        DataViewSchema.Column? weightCol = weightColumn is null ? null : schema[weightColumn];
+        var active = new List<DataViewSchema.Column> { featureCol, labelCol };
+        if (weightCol is DataViewSchema.Column w) active.Add(w);
+
+        var values = new GrowableFloats(data.GetRowCount() is long n && n > 0 ? n * Math.Max(1, (layout as FixedShapeLayout)?.Size ?? 16) : 1 << 16);
+        var offsets = new List<long> { 0 };
+        var labels = new List<float>();
+        var weights = weightCol is null ? null : new List<float>();
+        using (var cursor = data.GetRowCursor(active))
+        {
+            var features = new FeatureColumnReader(cursor, featureCol);
+            var label = head.LabelReader(cursor, labelCol);
+            ValueGetter<float>? weightGetter = weightCol is DataViewSchema.Column wc ? cursor.GetGetter<float>(wc) : null;
+            float weight = 1;
+            long row = 0;
+            while (cursor.MoveNext())
+            {
+                var span = features.Read();
+                layout.ValidateRow(featureColumn, row, span);
+                values.Append(span);
+                offsets.Add(values.Count);
+                labels.Add(label(row));
+                if (weightGetter is not null)
+                {
+                    weightGetter(ref weight);
+                    if (!(weight >= 0) || float.IsInfinity(weight))
+                        throw new InvalidDataException($"Example-weight column '{weightColumn}', row {row}: value {weight}; weights must be finite and >= 0.");
+                    weights!.Add(weight);
+                }
+                row++;
+            }
+        }
+        if (labels.Count == 0)
+            throw new InvalidDataException($"The {role} data has no rows. Check the file path, the loader's column definitions or an earlier filter.");
+        if (weights is not null && weights.Sum() <= 0)
+            throw new InvalidDataException($"Example-weight column '{weightColumn}' sums to 0 over the {role} data; at least one weight must be > 0.");
+
+        var rawLabels = labels.ToArray();
+        spec ??= head.Prepare(labelColumn, classNames, rawLabels);
+        var labelTensor = head.LabelTensor(spec, rawLabels).to(device);
+        var weightTensor = weights is null ? null : tensor(weights.ToArray()).to(device);
+        long count = rawLabels.Length;
+        if (layout.IsFixedSize)
+        {
+            var dense = tensor(values.AsSpan().ToArray(), layout.BatchShape(count)).to(device);
+            return new InMemoryDataset(layout, dense, null, null, rawLabels, labelTensor, weightTensor, count, spec);
+        }
+        return new InMemoryDataset(layout, null, values.AsSpan().ToArray(), offsets.ToArray(), rawLabels, labelTensor, weightTensor, count, spec);
+    }
+
+    /// <summary>The batch of the given row indices (null = all rows in order).</summary>
+    public Batch GetBatch(Tensor? indices, long start = 0, long length = -1)
+    {
+        if (length < 0) length = Count - start;
+        Tensor Take(Tensor t) => indices is null ? t.narrow(0, start, length) : t.index_select(0, indices);
+        (Tensor features, Tensor? lengths) = _dense is not null
+            ? (Take(_dense), null)
+            : CollateVariable(indices, start, length);
+        return new Batch(features, lengths, Take(_labels), _weights is null ? null : Take(_weights), length);
+    }
+
+    private (Tensor, Tensor?) CollateVariable(Tensor? indices, long start, long length)
+    {
+        long[] rows = indices is null ? Enumerable.Range(0, (int)length).Select(i => start + i).ToArray() : indices.data<long>().ToArray();
+        int total = 0;
+        var lengths = new int[rows.Length];
+        for (int i = 0; i < rows.Length; i++) { lengths[i] = (int)(_offsets![rows[i] + 1] - _offsets[rows[i]]); total += lengths[i]; }
+        var buffer = new float[total];
+        int at = 0;
+        foreach (var r in rows)
+        {
+            int len = (int)(_offsets![r + 1] - _offsets[r]);
+            Array.Copy(_values!, _offsets[r], buffer, at, len);
+            at += len;
+        }
+        return _layout.Collate(buffer, lengths);
+    }
+
+    /// <summary>Splits off a seeded random fraction of rows (for ValidationFraction).</summary>
+    public (InMemoryDataset Train, InMemoryDataset Validation) Split(double validationFraction, Random rng)
+    {
+        long nVal = Math.Max(1, (long)Math.Round(Count * validationFraction));
+        if (nVal >= Count)
+            throw new ArgumentOutOfRangeException(nameof(TrainerOptions.ValidationFraction), validationFraction,
+                $"ValidationFraction={validationFraction} leaves no training rows out of {Count}. Use a smaller fraction or more data.");
+        var perm = Permutation(Count, rng);
+        return (Subset(perm[(int)nVal..]), Subset(perm[..(int)nVal]));
+    }
+
+    private InMemoryDataset Subset(long[] rows)
+    {
+        using var idx = tensor(rows, device: _labels.device);
+        var raw = rows.Select(r => RawLabels[r]).ToArray();
+        if (_dense is not null)
+            return new InMemoryDataset(_layout, _dense.index_select(0, idx), null, null, raw, _labels.index_select(0, idx),
+                _weights?.index_select(0, idx), rows.Length, Spec);
+        var values = new GrowableFloats(1 << 16);
+        var offsets = new List<long> { 0 };
+        foreach (var r in rows)
+        {
+            values.Append(_values.AsSpan((int)_offsets![r], (int)(_offsets[r + 1] - _offsets[r])));
+            offsets.Add(values.Count);
+        }
+        return new InMemoryDataset(_layout, null, values.AsSpan().ToArray(), offsets.ToArray(), raw, _labels.index_select(0, idx),
+            _weights?.index_select(0, idx), rows.Length, Spec);
+    }
+
+    /// <summary>A seeded Fisher–Yates permutation of 0..n−1.</summary>
+    public static long[] Permutation(long n, Random rng)
+    {
+        var p = new long[n];
+        for (long i = 0; i < n; i++) p[i] = i;
+        for (long i = n - 1; i > 0; i--)
+        {
+            long j = rng.NextInt64(i + 1);
+            (p[i], p[j]) = (p[j], p[i]);
+        }
+        return p;
+    }
+
+    public void Dispose()
+    {
+        _dense?.Dispose();
+        _labels.Dispose();
+        _weights?.Dispose();
+    }
+}
+
+/// <summary>An append-only float buffer (avoids List&lt;float&gt; growth per element).</summary>
+internal sealed class GrowableFloats
+{
+    private float[] _data;
+    public long Count { get; private set; }
+
+    public GrowableFloats(long capacity) => _data = new float[Math.Clamp(capacity, 16, Array.MaxLength)];
+
+    public void Append(ReadOnlySpan<float> values)
+    {
+        if (Count + values.Length > _data.Length)
+        {
+            long size = Math.Max(Count + values.Length, (long)_data.Length * 2);
+            if (size > Array.MaxLength)
+                throw new InsufficientMemoryException($"The data set needs more than {Array.MaxLength} feature values in memory; train on a sample or a smaller image size.");
+            Array.Resize(ref _data, (int)size);
+        }
+        values.CopyTo(_data.AsSpan((int)Count));
+        Count += values.Length;
+    }
+
+    public ReadOnlySpan<float> AsSpan() => _data.AsSpan(0, (int)Count);
+
+    public void Clear() => Count = 0;
+}

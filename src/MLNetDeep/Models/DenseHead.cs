@@ -1,0 +1,29 @@
+using MLNetDeep.Activations;
+
+namespace MLNetDeep.Models;
+
+/// <summary>The fully connected head: [input dropout] → (Linear → [BN] → activation → [dropout])* → output layer.</summary>
+public sealed class DenseHead
+{
+    /// <summary>Sizes of the hidden layers. Default one layer of 128.</summary>
+    public List<int> HiddenSizes { get; set; } = new() { 128 };
+    /// <summary>Hidden layers' activation. Default ReLU.</summary>
+    public Activation Activation { get; set; } = new Relu();
+    /// <summary>Dropout after each hidden layer.</summary>
+    public double Dropout { get; set; } = 0.5;
+    /// <summary>Dropout on the head's input (after flattening).</summary>
+    public double InputDropout { get; set; } = 0.25;
+    /// <summary>Batch norm after each hidden linear layer.</summary>
+    public bool BatchNorm { get; set; }
+
+    internal void Validate(string owner)
+    {
+        if (HiddenSizes is null) throw new ArgumentNullException(nameof(HiddenSizes), $"{owner}.HiddenSizes must be a list (empty for a linear head).");
+        for (int i = 0; i < HiddenSizes.Count; i++)
+            if (HiddenSizes[i] <= 0)
+                throw new ArgumentOutOfRangeException(nameof(HiddenSizes), HiddenSizes[i], $"{owner}.HiddenSizes[{i}] must be > 0. Received: {HiddenSizes[i]}");
+        if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentOutOfRangeException(nameof(Dropout), Dropout, $"{owner}.Dropout must be in [0, 1). Received: Dropout={Dropout}");
+        if (!(InputDropout >= 0 && InputDropout < 1)) throw new ArgumentOutOfRangeException(nameof(InputDropout), InputDropout, $"{owner}.InputDropout must be in [0, 1). Received: InputDropout={InputDropout}");
+        if (Activation is null) throw new ArgumentNullException(nameof(Activation), $"{owner}.Activation must be set.");
+    }
+}

@@ -1,0 +1,104 @@
+using System.Text.Json.Serialization;
+using TorchSharp.Modules;
+
+namespace MLNetDeep.Optimizers;
+
+/// <summary>
+/// How parameters are updated from their gradients. Subclasses are typed options with Keras-like
+/// names and defaults (e.g. <see cref="Sgd"/>, <see cref="Adam"/>); the trainer calls
+/// <see cref="CreateUpdater"/> once per training run, so the options object itself never changes.
+/// </summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "kind")]
+[JsonDerivedType(typeof(Sgd), "sgd")]
+[JsonDerivedType(typeof(Adam), "adam")]
+public abstract class Optimizer
+{
+    /// <summary>Initial learning rate (a schedule, when given, scales from it).</summary>
+    public double LearningRate { get; init; } = 0.001;
+
+    /// <summary>Lower-case registry name.</summary>
+    [JsonIgnore]
+    public abstract string Name { get; }
+
+    /// <summary>Checks the options; throws naming the option, the value received and the allowed range.</summary>
+    public virtual void Validate()
+    {
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate))
+            throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate,
+                $"{GetType().Name}.LearningRate must be a finite number > 0. Received: LearningRate={LearningRate}");
+    }
+
+    /// <summary>Builds the stateful updater for these parameter groups (one per learning-rate multiplier).</summary>
+    public abstract IParameterUpdater CreateUpdater(IReadOnlyList<ParameterGroup> groups);
+
+    /// <summary>Throws unless <paramref name="value"/> lies in the given range.</summary>
+    protected void Require(bool ok, string option, double value, string rule)
+    {
+        if (!ok) throw new ArgumentOutOfRangeException(option, value, $"{GetType().Name}.{option} {rule}. Received: {option}={value}");
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => $"{Name}(lr={LearningRate:G4})";
+}
+
+/// <summary>A set of parameters that share a learning-rate multiplier (transfer learning uses a lower one for the body).</summary>
+public sealed class ParameterGroup
+{
+    /// <summary>Creates a group.</summary>
+    public ParameterGroup(string name, IReadOnlyList<Parameter> parameters, double learningRateMultiplier = 1.0)
+    {
+        Name = name;
+        Parameters = parameters;
+        LearningRateMultiplier = learningRateMultiplier;
+    }
+
+    /// <summary>Group name (e.g. "body", "head").</summary>
+    public string Name { get; }
+    /// <summary>The trainable parameters.</summary>
+    public IReadOnlyList<Parameter> Parameters { get; }
+    /// <summary>Multiplies the scheduled learning rate for this group.</summary>
+    public double LearningRateMultiplier { get; }
+}
+
+/// <summary>The stateful object that performs parameter updates during one training run.</summary>
+public interface IParameterUpdater : IDisposable
+{
+    /// <summary>Clears gradients.</summary>
+    void ZeroGrad();
+    /// <summary>Applies one update from the current gradients.</summary>
+    void Step();
+    /// <summary>Sets the base learning rate (each group gets rate × its multiplier).</summary>
+    void SetLearningRate(double rate);
+}
+
+/// <summary>
+/// Adapts TorchSharp optimizers: one torch optimizer per parameter group, so each group can have its own
+/// rate (all wrapped optimizers update each parameter independently, so this equals torch's param groups).
+/// </summary>
+public sealed class TorchOptimizerUpdater : IParameterUpdater
+{
+    private readonly (TorchSharp.torch.optim.Optimizer Optimizer, double Multiplier)[] _parts;
+
+    /// <summary>Wraps one torch optimizer per group, created by <paramref name="factory"/>.</summary>
+    public TorchOptimizerUpdater(IReadOnlyList<ParameterGroup> groups,
+        Func<IReadOnlyList<Parameter>, TorchSharp.torch.optim.Optimizer> factory)
+    {
+        _parts = groups.Where(g => g.Parameters.Count > 0).Select(g => (factory(g.Parameters), g.LearningRateMultiplier)).ToArray();
+    }
+
+    /// <inheritdoc />
+    public void ZeroGrad() { foreach (var p in _parts) p.Optimizer.zero_grad(); }
+
+    /// <inheritdoc />
+    public void Step() { foreach (var p in _parts) p.Optimizer.step(); }
+
+    /// <inheritdoc />
+    public void SetLearningRate(double rate)
+    {
+        foreach (var (opt, mult) in _parts)
+            foreach (var g in opt.ParamGroups) g.LearningRate = rate * mult;
+    }
+
+    /// <inheritdoc />
+    public void Dispose() { foreach (var p in _parts) p.Optimizer.Dispose(); }
+}

@@ -1,0 +1,23 @@
+using MLNetDeep.Models;
+using MLNetDeep.Training;
+
+namespace MLNetDeep.Persistence;
+
+/// <summary>Everything about a trained model except its weights: saved as JSON in the model file.</summary>
+public sealed class ModelDescription
+{
+    /// <summary>File-format version this description was written with.</summary>
+    public int FormatVersion { get; init; } = ModelFile.CurrentFormatVersion;
+    /// <summary>MLNetDeep version that wrote the file.</summary>
+    public string LibraryVersion { get; init; } = typeof(ModelDescription).Assembly.GetName().Version?.ToString() ?? "";
+    /// <summary>The network architecture (rebuilt on load).</summary>
+    public NetworkArchitecture Architecture { get; init; } = null!;
+    /// <summary>Task kind, class names, label scaling.</summary>
+    public HeadSpec Head { get; init; } = null!;
+    /// <summary>Feature column the model reads.</summary>
+    public string FeatureColumnName { get; init; } = "Features";
+    /// <summary>Rows per forward pass in Transform.</summary>
+    public int ScoringBatchSize { get; init; } = 256;
+    /// <summary>Training history.</summary>
+    public TrainingHistory History { get; init; } = new();
+}

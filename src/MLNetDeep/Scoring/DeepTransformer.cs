@@ -1,0 +1,168 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetDeep.Data;
+using MLNetDeep.Models;
+using MLNetDeep.Persistence;
+using MLNetDeep.Runtime;
+using MLNetDeep.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetDeep.Scoring;
+
+/// <summary>
+/// A trained MLNetDeep model in an ML.NET pipeline: <c>Transform</c> scores in batches (many rows per forward
+/// pass), <c>PredictionEngine</c> row by row; output columns follow ML.NET's conventions for the task.
+/// Save with <see cref="Save(string)"/> and load with <see cref="Load(string, MLNetDeep.Runtime.ComputeDevice)"/> (own format: restores identical
+/// predictions and can continue training via <see cref="TrainerOptions.WarmStartFrom"/>).
+/// </summary>
+public sealed class DeepTransformer : ITransformer, IDisposable
+{
+    private readonly object _gate = new();
+    private readonly DeepNetwork _network;
+    private readonly Device _device;
+    private readonly TaskHead _head;
+    private readonly FeatureLayout _layout;
+
+    internal DeepTransformer(ModelDescription description, DeepNetwork network, Device device)
+    {
+        Description = description;
+        _network = network;
+        _device = device;
+        _head = TaskHead.For(description.Head.Kind);
+        _layout = description.Architecture.Layout;
+        ScoringBatchSize = description.ScoringBatchSize;
+        _network.eval();
+    }
+
+    /// <summary>The saved description (architecture, task, classes, history).</summary>
+    public ModelDescription Description { get; }
+    /// <summary>Training history (per-epoch loss, validation metrics, learning rate, timing; why training stopped).</summary>
+    public TrainingHistory History => Description.History;
+    /// <summary>What the model predicts.</summary>
+    public PredictionKind Kind => Description.Head.Kind;
+    /// <summary>Class names in key order (multiclass).</summary>
+    public IReadOnlyList<string> ClassNames => Description.Head.ClassNames;
+    /// <summary>The feature column read when scoring.</summary>
+    public string FeatureColumnName => Description.FeatureColumnName;
+    /// <summary>The TorchSharp network (eval mode). Use for inspection or export; don't train it directly.</summary>
+    public DeepNetwork Network => _network;
+    /// <summary>Rows per forward pass in <see cref="Transform"/>.</summary>
+    public int ScoringBatchSize { get; set; }
+
+    internal HeadSpec Spec => Description.Head;
+    internal TaskHead Head => _head;
+    internal FeatureLayout Layout => _layout;
+
+    /// <inheritdoc />
+    public bool IsRowToRowMapper => true;
+
+    /// <inheritdoc />
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        FeatureColumn(inputSchema);
+        var builder = new DataViewSchema.Builder();
+        builder.AddColumns(inputSchema);
+        _head.AddOutputColumns(Spec, builder);
+        return builder.ToSchema();
+    }
+
+    /// <summary>The feature column in <paramref name="schema"/>, checked against the model's input layout.</summary>
+    internal DataViewSchema.Column FeatureColumn(DataViewSchema schema)
+    {
+        var col = schema.GetColumnOrNull(FeatureColumnName)
+                  ?? throw new ArgumentOutOfRangeException(nameof(FeatureColumnName), FeatureColumnName,
+                      $"The data to score has no column '{FeatureColumnName}', which this model reads. " +
+                      "Apply the same featurisation as in training before the model.");
+        _layout.ValidateColumn(col.Name, col.Type);
+        return col;
+    }
+
+    /// <inheritdoc />
+    public IDataView Transform(IDataView input) => new ScoredDataView(this, input ?? throw new ArgumentNullException(nameof(input)));
+
+    /// <inheritdoc />
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new DeepRowMapper(this, inputSchema);
+
+    /// <summary>
+    /// Scores rows laid end to end in <paramref name="values"/> and writes the postprocessed outputs
+    /// (probabilities, margins or predictions) into <paramref name="outputs"/>, OutputSize per row.
+    /// </summary>
+    internal void Score(ReadOnlySpan<float> values, ReadOnlySpan<int> rowLengths, Span<float> outputs)
+    {
+        lock (_gate)
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            var (x, lengths) = _layout.Collate(values, rowLengths);
+            var raw = _network.Forward(x.to(_device), lengths?.to(_device));
+            var result = _head.Postprocess(Spec, raw).to(ScalarType.Float32).cpu().contiguous();
+            result.data<float>().CopyTo(outputs);
+        }
+    }
+
+    /// <summary>Copies this model's weights into a network of the same architecture (warm start).</summary>
+    internal void CopyWeightsTo(DeepNetwork target)
+    {
+        lock (_gate)
+        {
+            using var ms = new MemoryStream();
+            using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true)) _network.save(w);
+            ms.Position = 0;
+            using var r = new BinaryReader(ms);
+            target.load(r, strict: true);
+        }
+    }
+
+    /// <summary>Saves to a file (atomically: a temporary file renamed into place).</summary>
+    public void Save(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        lock (_gate) ModelFile.WriteAtomic(path, Description, _network);
+    }
+
+    /// <summary>Saves to a stream.</summary>
+    public void Save(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        lock (_gate) ModelFile.Write(stream, Description, _network);
+    }
+
+    /// <summary>Loads a model saved with <see cref="Save(string)"/>.</summary>
+    public static DeepTransformer Load(string path, ComputeDevice device = ComputeDevice.Cpu)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"No MLNetDeep model file at '{path}'.", path);
+        using var fs = File.OpenRead(path);
+        return Load(fs, device, $"'{path}'");
+    }
+
+    /// <summary>Loads a model saved with <see cref="Save(Stream)"/>.</summary>
+    public static DeepTransformer Load(Stream stream, ComputeDevice device = ComputeDevice.Cpu) => Load(stream, device, "The stream");
+
+    private static DeepTransformer Load(Stream stream, ComputeDevice device, string what)
+    {
+        TorchRuntime.EnsureLoaded();
+        var (description, weights) = ModelFile.Read(stream, what);
+        var network = description.Architecture.Build(description.Head.OutputSize, null);
+        try
+        {
+            ModelFile.LoadWeights(network, weights);
+        }
+        catch (Exception e) when (e is not InvalidDataException)
+        {
+            network.Dispose();
+            throw new InvalidDataException($"{what} has weights that do not match its architecture: {e.Message}", e);
+        }
+        var dev = DeviceResolver.Resolve(device);
+        network.to(dev);
+        return new DeepTransformer(description, network, dev);
+    }
+
+    void ICanSaveModel.Save(ModelSaveContext ctx) => throw new NotSupportedException(
+        "An MLNetDeep model can't yet be written into an ML.NET model zip (mlContext.Model.Save). " +
+        "Save it with DeepTransformer.Save(path) and load it with DeepTransformer.Load(path); save the rest of the pipeline " +
+        "(the featurisation before the model) with mlContext.Model.Save separately.");
+
+    /// <summary>Releases the network's native memory.</summary>
+    public void Dispose() => _network.Dispose();
+}

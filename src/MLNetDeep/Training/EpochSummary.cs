@@ -1,0 +1,57 @@
+using System.Globalization;
+using System.Text;
+
+namespace MLNetDeep.Training;
+
+/// <summary>The figures of one finished epoch: what the log line shows and what the history keeps.</summary>
+public sealed class EpochSummary
+{
+    /// <summary>1-based epoch number.</summary>
+    public int Epoch { get; init; }
+    /// <summary>Epochs planned for this run.</summary>
+    public int Epochs { get; init; }
+    /// <summary>Mean (example-weighted) training loss over the epoch.</summary>
+    public double TrainLoss { get; init; }
+    /// <summary>Validation loss, when validation data is given.</summary>
+    public double? ValidationLoss { get; init; }
+    /// <summary>Validation metrics by name ("accuracy" for classification, "rmse"/"mae" for regression).</summary>
+    public IReadOnlyDictionary<string, double> ValidationMetrics { get; init; } = new Dictionary<string, double>();
+    /// <summary>Learning rate used by the last step of the epoch.</summary>
+    public double LearningRate { get; init; }
+    /// <summary>Wall time of this epoch (training and validation).</summary>
+    public TimeSpan Duration { get; init; }
+    /// <summary>Estimated time left for the remaining epochs.</summary>
+    public TimeSpan EstimatedRemaining { get; init; }
+    /// <summary>Training rows seen per second in this epoch.</summary>
+    public double SamplesPerSecond { get; init; }
+
+    /// <summary>The progress line written to the ML.NET log.</summary>
+    public override string ToString()
+    {
+        var ci = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        sb.Append(ci, $"epoch {Epoch}/{Epochs}  loss {TrainLoss:F4}");
+        if (ValidationLoss is double vl) sb.Append(ci, $"  val_loss {vl:F4}");
+        foreach (var (k, v) in ValidationMetrics) sb.Append(ci, $"  val_{k} {v:F4}");
+        sb.Append(ci, $"  lr {LearningRate:0.###e+0}  {Duration.TotalSeconds:F1}s  {SamplesPerSecond:F0} rows/s  ETA {FormatSpan(EstimatedRemaining)}");
+        return sb.ToString();
+    }
+
+    private static string FormatSpan(TimeSpan t) =>
+        t.TotalHours >= 1 ? $"{(int)t.TotalHours}h{t.Minutes:00}m" : t.TotalMinutes >= 1 ? $"{(int)t.TotalMinutes}m{t.Seconds:00}s" : $"{t.TotalSeconds:F0}s";
+}
+
+/// <summary>Everything that happened in one training run, kept on the trained transformer.</summary>
+public sealed class TrainingHistory
+{
+    /// <summary>One entry per finished epoch.</summary>
+    public List<EpochSummary> Epochs { get; init; } = new();
+    /// <summary>Why training ended ("completed all epochs", "stopped early: …").</summary>
+    public string StopReason { get; set; } = "";
+    /// <summary>Training rows used.</summary>
+    public long TrainingRows { get; init; }
+    /// <summary>Validation rows used (0 when none).</summary>
+    public long ValidationRows { get; init; }
+    /// <summary>Total wall time of the run.</summary>
+    public TimeSpan TotalDuration { get; set; }
+}

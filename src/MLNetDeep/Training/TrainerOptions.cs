@@ -1,0 +1,81 @@
+using System.Text.Json.Serialization;
+using MLNetDeep.Initializers;
+using MLNetDeep.Optimizers;
+using MLNetDeep.Regularization;
+using MLNetDeep.Runtime;
+using MLNetDeep.Schedules;
+using MLNetDeep.Scoring;
+using Microsoft.ML;
+
+namespace MLNetDeep.Training;
+
+/// <summary>
+/// Options every MLNetDeep trainer shares: columns, the training loop, optimizer, schedule,
+/// initialisation, regularisation, validation and progress. Training reads these and never changes them.
+/// </summary>
+public abstract class TrainerOptions
+{
+    /// <summary>Pass as <see cref="BatchSize"/> for full-batch gradient descent (one step per epoch over all rows).</summary>
+    public const int FullBatch = int.MaxValue;
+
+    /// <summary>Label column: key for multiclass, Boolean for binary, Single for regression. Default "Label".</summary>
+    public string LabelColumnName { get; set; } = "Label";
+    /// <summary>Feature column (a numeric vector). Default "Features".</summary>
+    public string FeatureColumnName { get; set; } = "Features";
+    /// <summary>Optional Single column of per-example weights (≥ 0) that scale each example's loss.</summary>
+    public string? ExampleWeightColumnName { get; set; }
+
+    /// <summary>Passes over the training data. Default 10.</summary>
+    public int Epochs { get; set; } = 10;
+    /// <summary>Rows per gradient step: 1 = per-example SGD, <see cref="FullBatch"/> = batch gradient descent. Default 64.</summary>
+    public int BatchSize { get; set; } = 64;
+    /// <summary>Reshuffle the training rows every epoch (seeded). Default true.</summary>
+    public bool Shuffle { get; set; } = true;
+    /// <summary>Seed for initialisation, shuffling, dropout and validation splits; same seed, same weights on CPU. Null = nondeterministic.</summary>
+    public int? Seed { get; set; } = 0;
+    /// <summary>Where to train and score. Default <see cref="ComputeDevice.Auto"/>.</summary>
+    public ComputeDevice Device { get; set; } = ComputeDevice.Auto;
+
+    /// <summary>The parameter-update rule and its learning rate. Default Adam(lr = 0.001).</summary>
+    public Optimizer Optimizer { get; set; } = new Adam();
+    /// <summary>Learning-rate schedule applied on top of <see cref="Optimizers.Optimizer.LearningRate"/>. Null = constant.</summary>
+    public LearningRateSchedule? LearningRateSchedule { get; set; }
+    /// <summary>Weight initializer for every layer. Null = chosen per layer by its activation (He for ReLU, Glorot for tanh/sigmoid, LeCun for SELU).</summary>
+    public Initializer? Initializer { get; set; }
+    /// <summary>Penalties and constraints (L2, ...).</summary>
+    public RegularizationOptions Regularization { get; set; } = new();
+
+    /// <summary>Held-out data scored after every epoch (same columns as the training data).</summary>
+    [JsonIgnore] public IDataView? ValidationData { get; set; }
+    /// <summary>Fraction of the training rows held out for validation when <see cref="ValidationData"/> is null (0 = none).</summary>
+    public double ValidationFraction { get; set; }
+
+    /// <summary>Rows per forward pass when scoring with <c>Transform</c>. Default 256.</summary>
+    public int ScoringBatchSize { get; set; } = 256;
+
+    /// <summary>Called after every epoch with the same figures as the log line.</summary>
+    [JsonIgnore] public Action<EpochSummary>? OnEpochEnd { get; set; }
+    /// <summary>Hooks into the training loop (early stopping, diagnostics, ...).</summary>
+    [JsonIgnore] public IList<TrainingCallback> Callbacks { get; set; } = new List<TrainingCallback>();
+    /// <summary>Start from this trained model's weights (same architecture) instead of a fresh initialisation.</summary>
+    [JsonIgnore] public DeepTransformer? WarmStartFrom { get; set; }
+
+    /// <summary>Checks every shared option; throws naming the option, the value received and the fix.</summary>
+    internal virtual void Validate()
+    {
+        static void Require(bool ok, string option, object? value, string rule)
+        {
+            if (!ok) throw new ArgumentOutOfRangeException(option, value, $"{option} {rule}. Received: {option}={value}");
+        }
+        if (string.IsNullOrWhiteSpace(LabelColumnName)) throw new ArgumentException("LabelColumnName must name a column. Received: an empty name.", nameof(LabelColumnName));
+        if (string.IsNullOrWhiteSpace(FeatureColumnName)) throw new ArgumentException("FeatureColumnName must name a column. Received: an empty name.", nameof(FeatureColumnName));
+        Require(Epochs > 0, nameof(Epochs), Epochs, "must be > 0 (the number of passes over the training data)");
+        Require(BatchSize > 0, nameof(BatchSize), BatchSize, "must be > 0 (1 = per-example SGD, TrainerOptions.FullBatch = full-batch gradient descent)");
+        Require(ScoringBatchSize > 0, nameof(ScoringBatchSize), ScoringBatchSize, "must be > 0");
+        Require(ValidationFraction >= 0 && ValidationFraction < 1, nameof(ValidationFraction), ValidationFraction, "must be in [0, 1)");
+        if (Optimizer is null) throw new ArgumentNullException(nameof(Optimizer), "Optimizer must be set, e.g. new Adam { LearningRate = 1e-3 }.");
+        Optimizer.Validate();
+        LearningRateSchedule?.Validate();
+        (Regularization ?? new RegularizationOptions()).Validate();
+    }
+}
