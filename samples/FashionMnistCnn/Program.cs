@@ -42,7 +42,7 @@ Console.WriteLine($"test log-loss:         {metrics.LogLoss:F4}");
 Console.WriteLine(metrics.ConfusionMatrix.GetFormattedConfusionTable());
 
 // The CNN is the middle of the chain: save it in MLNetDeep's format, reload, and compare predictions.
-var cnn = (DeepTransformer)model.ElementAt(1);
+var cnn = model.GetDeepTransformer();
 cnn.Save(outPath);
 using var reloaded = DeepTransformer.Load(outPath);
 var keyed = model.ElementAt(0).Transform(test);

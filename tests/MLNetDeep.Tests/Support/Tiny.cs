@@ -26,21 +26,11 @@ public static class Tiny
         ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.Cnn(options));
 }
 
-/// <summary>Finds MLNetDeep's transformer inside a fitted (possibly nested) ML.NET chain.</summary>
+/// <summary>Chain helpers for tests.</summary>
 public static class ChainExtensions
 {
-    public static Scoring.DeepTransformer Deep(this ITransformer model) => model switch
-    {
-        Scoring.DeepTransformer d => d,
-        IEnumerable<ITransformer> chain => chain.Select(t => TryDeep(t)).FirstOrDefault(t => t is not null)
-                                            ?? throw new InvalidOperationException("No DeepTransformer in the chain."),
-        _ => throw new InvalidOperationException("No DeepTransformer in the chain."),
-    };
-
-    private static Scoring.DeepTransformer? TryDeep(ITransformer t)
-    {
-        try { return t.Deep(); } catch (InvalidOperationException) { return null; }
-    }
+    /// <summary>MLNetDeep's transformer in a fitted chain.</summary>
+    public static Scoring.DeepTransformer Deep(this ITransformer model) => Scoring.ModelExtensions.GetDeepTransformer(model);
 
     /// <summary>The first transformer of a chain (the MapValueToKey in Tiny.Multiclass pipelines), flattened.</summary>
     public static ITransformer First(this ITransformer model) => model is IEnumerable<ITransformer> c ? c.First().First() : model;
