@@ -49,7 +49,7 @@ internal sealed class CnnOnnxExporter : OnnxNetworkExporter
     {
         var pads = spec.Padding == PaddingMode.Same ? SamePads(h, w, spec.KernelSize, spec.Stride) : default;
         x = OnnxLayers.Conv(ctx, $"{path}.conv", spec.BatchNorm ? $"{path}.norm" : null, x, label, $"{hint}_conv", pads);
-        x = OnnxActivations.Emit(ctx.Graph, spec.Activation, x, $"{hint}_{spec.Activation?.Name}", label);
+        x = OnnxActivations.Emit(ctx.Graph, spec.Activation!, x, $"{hint}_{spec.Activation?.Name}", label);
         return PoolAndDropout(ctx, spec, x, label, hint);
     }
 
@@ -58,7 +58,7 @@ internal sealed class CnnOnnxExporter : OnnxNetworkExporter
         var g = ctx.Graph;
         var main = OnnxLayers.Conv(ctx, $"{path}.conv1", spec.BatchNorm ? $"{path}.norm1" : null, x, label, $"{hint}_conv1",
             SamePads(h, w, spec.KernelSize, spec.Stride));
-        main = OnnxActivations.Emit(g, spec.Activation, main, $"{hint}_{spec.Activation?.Name}1", label);
+        main = OnnxActivations.Emit(g, spec.Activation!, main, $"{hint}_{spec.Activation?.Name}1", label);
         int h2 = (h + spec.Stride - 1) / spec.Stride, w2 = (w + spec.Stride - 1) / spec.Stride;
         main = OnnxLayers.Conv(ctx, $"{path}.conv2", spec.BatchNorm ? $"{path}.norm2" : null, main, label, $"{hint}_conv2",
             SamePads(h2, w2, spec.KernelSize, 1));
@@ -73,7 +73,7 @@ internal sealed class CnnOnnxExporter : OnnxNetworkExporter
             shortcut = x;
         }
         var sum = g.Node("Add", new[] { main, shortcut }, $"{hint}_add");
-        var y = OnnxActivations.Emit(g, spec.Activation, sum, $"{hint}_{spec.Activation?.Name}2", label);
+        var y = OnnxActivations.Emit(g, spec.Activation!, sum, $"{hint}_{spec.Activation?.Name}2", label);
         return PoolAndDropout(ctx, spec, y, label, hint);
     }
 

@@ -89,7 +89,7 @@ internal static class OnnxLayers
         {
             string layer = $"Head.HiddenSizes[{i}] (dense {spec.HiddenSizes[i]})";
             x = Dense(ctx, $"{path}.dense{i}", spec.BatchNorm ? $"{path}.dense{i}_bn" : null, x, layer, $"head_dense{i}");
-            x = OnnxActivations.Emit(ctx.Graph, spec.Activation, x, $"head_dense{i}_{spec.Activation?.Name}", layer);
+            x = OnnxActivations.Emit(ctx.Graph, spec.Activation!, x, $"head_dense{i}_{spec.Activation?.Name}", layer);
         }
         return Dense(ctx, $"{path}.output", null, x, "Head output layer", "head_output");
     }

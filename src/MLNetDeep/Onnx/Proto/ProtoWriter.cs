@@ -5,7 +5,7 @@ namespace MLNetDeep.Onnx.Proto;
 
 /// <summary>
 /// A minimal Protocol Buffers wire-format writer (varints, 64-bit, length-delimited and 32-bit fields),
-/// enough to serialise the ONNX messages in <see cref="OnnxMessages"/>. Written from the protobuf
+/// enough to serialise the ONNX messages in OnnxMessages.cs. Written from the protobuf
 /// encoding specification; nested messages are serialised first, then written with their length.
 /// </summary>
 internal sealed class ProtoWriter
