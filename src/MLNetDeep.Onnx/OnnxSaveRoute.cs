@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Transforms;
 using MLNetDeep.Scoring;
 using MLNetDeep.Training;
 
@@ -41,30 +42,40 @@ internal sealed class OnnxSaveRoute : IMLNetSaveRoute
                 "feeds fixed-size vectors only, so it can't be saved with mlContext.Model.Save. Save it with DeepTransformer.Save(path), " +
                 "or export it with ExportToOnnx and score it with ONNX Runtime directly.");
         string feature = model.FeatureColumnName;
-        var outputs = OnnxExporter.OutputNames(spec.Kind);
+        var outputs = OnnxExporter.GraphOutputNames(spec.Kind, OnnxGraphForm.SingleRow);
 
         byte[] bytes = OnnxExporter.ToBytes(model, new OnnxExportOptions(), OnnxGraphForm.SingleRow);
         var onnxEstimator = ml.Transforms.ApplyOnnxModel(outputs, new[] { feature }, new MemoryStream(bytes));
 
-        // An empty view with the feature column is enough to fit: neither transform learns from data.
-        var definition = Microsoft.ML.Data.SchemaDefinition.Create(typeof(FeatureRow));
+        // An empty view with the feature column is enough to fit: none of these transforms learns from data.
+        var definition = SchemaDefinition.Create(typeof(FeatureRow));
         definition[0].ColumnName = feature;
         definition[0].ColumnType = new VectorDataViewType(NumberDataViewType.Single, checked((int)layout.Size));
         var empty = ml.Data.LoadFromEnumerable(Array.Empty<FeatureRow>(), definition);
-        var onnx = onnxEstimator.Fit(empty);
-        if (spec.Kind != PredictionKind.MulticlassClassification)
-            return new TransformerChain<ITransformer>(onnx);
 
-        var names = spec.ClassNames;
-        var duplicate = names.GroupBy(n => n, StringComparer.Ordinal).FirstOrDefault(grp => grp.Count() > 1);
-        if (duplicate is not null || names.Any(string.IsNullOrEmpty))
-            throw new NotSupportedException(
-                $"The model's class names {(duplicate is not null ? $"repeat '{duplicate.Key}'" : "include an empty name")}; " +
-                "saving inside an ML.NET model rebuilds PredictedLabel's key from the names, so they must be distinct and non-empty.");
-        var keyData = ml.Data.LoadFromEnumerable(names.Select(n => new KeyRow { Value = n }));
-        var toKey = ml.Transforms.Conversion.MapValueToKey(ColumnNames.PredictedLabel, ColumnNames.PredictedLabel, keyData: keyData)
-            .Fit(onnx.Transform(empty));
-        return new TransformerChain<ITransformer>(onnx, toKey);
+        // ML.NET 5.0.1's OnnxTransformer can't read rank-0 outputs, so per-row scalars come out as one-element
+        // vectors; a CustomMapping (contract below, found by name when the model is loaded) makes them scalars.
+        var temporary = outputs.Where(o => o.StartsWith(OnnxExporter.SingleRowScalarPrefix, StringComparison.Ordinal)).ToArray();
+        IEstimator<ITransformer> estimator = onnxEstimator;
+        estimator = spec.Kind switch
+        {
+            PredictionKind.BinaryClassification => estimator.Append(ml.Transforms.CustomMapping(new BinaryColumnsFactory().GetMapping(), BinaryColumnsFactory.Contract)),
+            PredictionKind.Regression => estimator.Append(ml.Transforms.CustomMapping(new RegressionColumnsFactory().GetMapping(), RegressionColumnsFactory.Contract)),
+            _ => estimator.Append(ml.Transforms.CustomMapping(new MulticlassColumnsFactory().GetMapping(), MulticlassColumnsFactory.Contract)),
+        };
+        estimator = estimator.Append(ml.Transforms.DropColumns(temporary));
+        if (spec.Kind == PredictionKind.MulticlassClassification)
+        {
+            var names = spec.ClassNames;
+            var duplicate = names.GroupBy(n => n, StringComparer.Ordinal).FirstOrDefault(grp => grp.Count() > 1);
+            if (duplicate is not null || names.Any(string.IsNullOrEmpty))
+                throw new NotSupportedException(
+                    $"The model's class names {(duplicate is not null ? $"repeat '{duplicate.Key}'" : "include an empty name")}; " +
+                    "saving inside an ML.NET model rebuilds PredictedLabel's key from the names, so they must be distinct and non-empty.");
+            var keyData = ml.Data.LoadFromEnumerable(names.Select(n => new KeyRow { Value = n }));
+            estimator = estimator.Append(ml.Transforms.Conversion.MapValueToKey(ColumnNames.PredictedLabel, ColumnNames.PredictedLabel, keyData: keyData));
+        }
+        return estimator.Fit(empty);
     }
 
     private sealed class FeatureRow
@@ -75,5 +86,74 @@ internal sealed class OnnxSaveRoute : IMLNetSaveRoute
     private sealed class KeyRow
     {
         public string Value { get; set; } = "";
+    }
+}
+
+// The CustomMapping factories that turn the single-row graph's one-element outputs into scalar columns.
+// Their contract names are stored in saved ML.NET models: never rename them.
+
+/// <summary>Binary: one-element Score, Probability and PredictedLabel vectors → scalar columns.</summary>
+[CustomMappingFactoryAttribute(Contract)]
+internal sealed class BinaryColumnsFactory : CustomMappingFactory<BinaryColumnsFactory.Vectors, BinaryColumnsFactory.Scalars>
+{
+    public const string Contract = "MLNetDeep.Onnx.BinaryColumns";
+
+    public override Action<Vectors, Scalars> GetMapping() => (v, s) =>
+    {
+        s.Score = v.Score[0];
+        s.Probability = v.Probability[0];
+        s.PredictedLabel = v.PredictedLabel[0];
+    };
+
+    public sealed class Vectors
+    {
+        [ColumnName(OnnxExporter.SingleRowScalarPrefix + ColumnNames.Score), VectorType(1)] public float[] Score { get; set; } = Array.Empty<float>();
+        [ColumnName(OnnxExporter.SingleRowScalarPrefix + ColumnNames.Probability), VectorType(1)] public float[] Probability { get; set; } = Array.Empty<float>();
+        [ColumnName(OnnxExporter.SingleRowScalarPrefix + ColumnNames.PredictedLabel), VectorType(1)] public bool[] PredictedLabel { get; set; } = Array.Empty<bool>();
+    }
+
+    public sealed class Scalars
+    {
+        public float Score { get; set; }
+        public float Probability { get; set; }
+        public bool PredictedLabel { get; set; }
+    }
+}
+
+/// <summary>Regression: one-element Score vector → scalar Score.</summary>
+[CustomMappingFactoryAttribute(Contract)]
+internal sealed class RegressionColumnsFactory : CustomMappingFactory<RegressionColumnsFactory.Vectors, RegressionColumnsFactory.Scalars>
+{
+    public const string Contract = "MLNetDeep.Onnx.RegressionColumns";
+
+    public override Action<Vectors, Scalars> GetMapping() => (v, s) => s.Score = v.Score[0];
+
+    public sealed class Vectors
+    {
+        [ColumnName(OnnxExporter.SingleRowScalarPrefix + ColumnNames.Score), VectorType(1)] public float[] Score { get; set; } = Array.Empty<float>();
+    }
+
+    public sealed class Scalars
+    {
+        public float Score { get; set; }
+    }
+}
+
+/// <summary>Multiclass: one-element PredictedLabel (class name) vector → scalar text, made a key by MapValueToKey next.</summary>
+[CustomMappingFactoryAttribute(Contract)]
+internal sealed class MulticlassColumnsFactory : CustomMappingFactory<MulticlassColumnsFactory.Vectors, MulticlassColumnsFactory.Scalars>
+{
+    public const string Contract = "MLNetDeep.Onnx.MulticlassColumns";
+
+    public override Action<Vectors, Scalars> GetMapping() => (v, s) => s.PredictedLabel = v.PredictedLabel[0];
+
+    public sealed class Vectors
+    {
+        [ColumnName(OnnxExporter.SingleRowScalarPrefix + ColumnNames.PredictedLabel), VectorType(1)] public string[] PredictedLabel { get; set; } = Array.Empty<string>();
+    }
+
+    public sealed class Scalars
+    {
+        public string PredictedLabel { get; set; } = "";
     }
 }

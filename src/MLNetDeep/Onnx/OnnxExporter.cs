@@ -15,7 +15,9 @@ internal enum OnnxGraphForm
     Batch,
     /// <summary>
     /// One row per run, for ML.NET's OnnxTransformer inside a saved ML.NET model: input [1, features],
-    /// scalar outputs as rank-0 tensors (ML.NET maps them to scalar columns) and multiclass Score as [classes].
+    /// multiclass Score as [classes] (a known-size vector column), and every per-row scalar output as a
+    /// one-element tensor named with <see cref="OnnxExporter.SingleRowScalarPrefix"/> (ML.NET 5.0.1's
+    /// OnnxTransformer can't read rank-0 outputs; MLNetDeep.Onnx turns these into scalar columns).
     /// </summary>
     SingleRow,
 }
@@ -23,6 +25,9 @@ internal enum OnnxGraphForm
 /// <summary>Builds the ONNX model of a trained <see cref="DeepTransformer"/>: input, family network, task head, metadata.</summary>
 internal static class OnnxExporter
 {
+    /// <summary>Prefix of the single-row graph's one-element outputs that stand for scalar columns.</summary>
+    internal const string SingleRowScalarPrefix = "__MLNetDeep_";
+
     /// <summary>Serialises the model for <paramref name="form"/>.</summary>
     public static byte[] ToBytes(DeepTransformer model, OnnxExportOptions? options, OnnxGraphForm form)
         => ProtoWriter.Serialize(Build(model, options ?? new OnnxExportOptions(), form));
@@ -59,7 +64,7 @@ internal static class OnnxExporter
         var g = new OnnxGraphBuilder(options.Opset);
 
         string inputName = options.InputName ?? description.FeatureColumnName;
-        var outputs = OutputNames(spec.Kind);
+        var outputs = GraphOutputNames(spec.Kind, form);
         if (outputs.Contains(inputName, StringComparer.Ordinal))
             throw new OnnxExportException("the graph input",
                 $"its name '{inputName}' is also an output name ({string.Join(", ", outputs)}). Set OnnxExportOptions.InputName to another name.");
@@ -127,15 +132,24 @@ internal static class OnnxExporter
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 
+    /// <summary>The graph's output names for <paramref name="form"/>.</summary>
+    internal static string[] GraphOutputNames(PredictionKind kind, OnnxGraphForm form) =>
+        OutputNames(kind).Select(n => OutputName(kind, n, form)).ToArray();
+
+    private static string OutputName(PredictionKind kind, string column, OnnxGraphForm form) =>
+        form == OnnxGraphForm.SingleRow && !(kind == PredictionKind.MulticlassClassification && column == OnnxNames.Score)
+            ? SingleRowScalarPrefix + column
+            : column;
+
     /// <summary>Raw network output [N, outputs] → the task's outputs, exactly as the transformer's output columns.</summary>
     private static void EmitHead(OnnxGraphBuilder g, HeadSpec spec, string raw, OnnxGraphForm form)
     {
         bool batch = form == OnnxGraphForm.Batch;
         object n = batch ? "N" : 1L;
-        var rowShape = batch ? new List<object> { n } : new List<object>(); // a scalar per row
+        var rowShape = new List<object> { n }; // one value per row
+        string Name(string column) => OutputName(spec.Kind, column, form);
         string ToRow(string value, string output) => g.Node("Reshape",
-            new[] { value, batch ? g.Int64Constant("shape_rows", new long[] { -1 }, 1) : g.Int64Constant("shape_scalar", Array.Empty<long>(), 0) },
-            new[] { output })[0];
+            new[] { value, g.Int64Constant("shape_rows", new long[] { -1 }, 1) }, new[] { output })[0];
 
         switch (spec.Kind)
         {
@@ -147,30 +161,29 @@ internal static class OnnxExporter
                     : g.Node("Softmax", new[] { raw }, "probabilities", Int("axis", 1));
                 if (!batch) g.Node("Reshape", new[] { probs, g.Int64Constant("shape_classes", new long[] { k }, 1) }, new[] { OnnxNames.Score });
                 var index = g.Node("ArgMax", new[] { probs }, "predicted_index", Int("axis", 1), Int("keepdims", 0));
-                if (!batch) index = g.Node("Reshape", new[] { index, g.Int64Constant("shape_scalar", Array.Empty<long>(), 0) }, "predicted_index_scalar");
                 var classes = g.StringConstant("class_names", spec.ClassNames, k);
-                g.Node("Gather", new[] { classes, index }, new[] { OnnxNames.PredictedLabel }, Int("axis", 0));
+                g.Node("Gather", new[] { classes, index }, new[] { Name(OnnxNames.PredictedLabel) }, Int("axis", 0));
                 g.Graph.Outputs.Add(Output(OnnxNames.Score, OnnxDataType.Float, batch ? new List<object> { n, (long)k } : new List<object> { (long)k },
                     "Class probabilities (softmax), in the order of the metadata's class names."));
-                g.Graph.Outputs.Add(Output(OnnxNames.PredictedLabel, OnnxDataType.String, rowShape, "Name of the most probable class."));
+                g.Graph.Outputs.Add(Output(Name(OnnxNames.PredictedLabel), OnnxDataType.String, rowShape, "Name of the most probable class."));
                 break;
             }
             case PredictionKind.BinaryClassification:
             {
-                var score = ToRow(raw, OnnxNames.Score);
-                g.Node("Sigmoid", new[] { score }, new[] { OnnxNames.Probability });
-                g.Node("Greater", new[] { score, g.FloatConstant("zero", 0f) }, new[] { OnnxNames.PredictedLabel });
-                g.Graph.Outputs.Add(Output(OnnxNames.Score, OnnxDataType.Float, rowShape, "Raw margin (logit); positive means the True class."));
-                g.Graph.Outputs.Add(Output(OnnxNames.Probability, OnnxDataType.Float, rowShape, "Probability of the True class (sigmoid of Score)."));
-                g.Graph.Outputs.Add(Output(OnnxNames.PredictedLabel, OnnxDataType.Bool, rowShape, "Score > 0."));
+                var score = ToRow(raw, Name(OnnxNames.Score));
+                g.Node("Sigmoid", new[] { score }, new[] { Name(OnnxNames.Probability) });
+                g.Node("Greater", new[] { score, g.FloatConstant("zero", 0f) }, new[] { Name(OnnxNames.PredictedLabel) });
+                g.Graph.Outputs.Add(Output(Name(OnnxNames.Score), OnnxDataType.Float, rowShape, "Raw margin (logit); positive means the True class."));
+                g.Graph.Outputs.Add(Output(Name(OnnxNames.Probability), OnnxDataType.Float, rowShape, "Probability of the True class (sigmoid of Score)."));
+                g.Graph.Outputs.Add(Output(Name(OnnxNames.PredictedLabel), OnnxDataType.Bool, rowShape, "Score > 0."));
                 break;
             }
             case PredictionKind.Regression:
             {
                 var scaled = g.Node("Mul", new[] { raw, g.FloatConstant("label_scale", (float)spec.LabelScale) }, "scaled");
                 var shifted = g.Node("Add", new[] { scaled, g.FloatConstant("label_mean", (float)spec.LabelMean) }, "prediction");
-                ToRow(shifted, OnnxNames.Score);
-                g.Graph.Outputs.Add(Output(OnnxNames.Score, OnnxDataType.Float, rowShape, "Prediction in label units (network output × label scale + label mean)."));
+                ToRow(shifted, Name(OnnxNames.Score));
+                g.Graph.Outputs.Add(Output(Name(OnnxNames.Score), OnnxDataType.Float, rowShape, "Prediction in label units (network output × label scale + label mean)."));
                 break;
             }
             default:
