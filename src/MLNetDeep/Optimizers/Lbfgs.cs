@@ -95,7 +95,7 @@ internal sealed class LbfgsUpdater : IParameterUpdater
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var g = FlatGrad();
-        if (g.abs().max().item<double>() <= _options.GradientTolerance) return;
+        if (g.abs().max().ToDouble() <= _options.GradientTolerance) return;
 
         _iterations++;
         Tensor d;
@@ -108,7 +108,7 @@ internal sealed class LbfgsUpdater : IParameterUpdater
         {
             var y = g - _previousGrad!;
             var s = _direction! * _t;
-            double ys = y.dot(s).item<double>();
+            double ys = y.dot(s).ToDouble();
             if (ys > 1e-10)
             {
                 if (_memory.Count == _options.HistorySize)
@@ -118,20 +118,20 @@ internal sealed class LbfgsUpdater : IParameterUpdater
                     _memory.RemoveAt(0);
                 }
                 _memory.Add((s.DetachFromDisposeScope(), y.DetachFromDisposeScope(), 1.0 / ys));
-                _hDiag = ys / y.dot(y).item<double>();
+                _hDiag = ys / y.dot(y).ToDouble();
             }
             // Two-loop recursion: d = −H·g.
             var alpha = new double[_memory.Count];
             var q = g.neg();
             for (int i = _memory.Count - 1; i >= 0; i--)
             {
-                alpha[i] = _memory[i].S.dot(q).item<double>() * _memory[i].Rho;
+                alpha[i] = _memory[i].S.dot(q).ToDouble() * _memory[i].Rho;
                 q.add_(_memory[i].Y, -alpha[i]);
             }
             d = q.mul(_hDiag);
             for (int i = 0; i < _memory.Count; i++)
             {
-                double beta = _memory[i].Y.dot(d).item<double>() * _memory[i].Rho;
+                double beta = _memory[i].Y.dot(d).ToDouble() * _memory[i].Rho;
                 d.add_(_memory[i].S, alpha[i] - beta);
             }
         }
@@ -139,11 +139,11 @@ internal sealed class LbfgsUpdater : IParameterUpdater
         _previousGrad?.Dispose();
         _previousGrad = g.clone().DetachFromDisposeScope();
         double lr = _rate * _multiplier;
-        _t = _iterations == 1 ? Math.Min(1.0, 1.0 / g.abs().sum().item<double>()) * lr : lr;
+        _t = _iterations == 1 ? Math.Min(1.0, 1.0 / g.abs().sum().ToDouble()) * lr : lr;
         _direction?.Dispose();
         _direction = d.DetachFromDisposeScope();
 
-        if (g.dot(d).item<double>() > -_options.ChangeTolerance) return;
+        if (g.dot(d).ToDouble() > -_options.ChangeTolerance) return;
         long offset = 0;
         foreach (var p in _params)
         {
