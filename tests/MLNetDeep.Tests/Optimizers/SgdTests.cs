@@ -83,13 +83,6 @@ public class SgdTests
     }
 
     [Fact]
-    public void TrainsACnn()
-    {
-        double accuracy = RealTraining.Cnn(new Sgd { LearningRate = 0.02, Momentum = 0.9, Nesterov = true }, _log);
-        Assert.True(accuracy > 0.65, $"test accuracy {accuracy:F3}");
-    }
-
-    [Fact]
     public void FullBatchIsOneStepPerEpoch()
     {
         // Batch gradient descent: BatchSize = FullBatch gives exactly one update per epoch.
