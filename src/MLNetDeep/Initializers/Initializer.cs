@@ -9,11 +9,22 @@ namespace MLNetDeep.Initializers;
 /// options; the default (<c>null</c> in the trainer options) picks one by activation:
 /// He for the ReLU family, Glorot for tanh/sigmoid, LeCun for SELU.
 /// </summary>
+/// <remarks>
+/// Variance-scaling initializers draw weights with mean 0 and variance Scale / fan. The normal variants draw from an
+/// untruncated normal (as PyTorch); Keras draws from a normal truncated at 2σ and rescaled to the same variance.
+/// <see cref="Constant"/> and <see cref="Zeros"/> are for biases and normalisation parameters (1-D tensors); they
+/// refuse weight matrices, because equal weights get equal gradients and never become different.
+/// </remarks>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "kind")]
 [JsonDerivedType(typeof(GlorotUniform), "glorot_uniform")]
 [JsonDerivedType(typeof(GlorotNormal), "glorot_normal")]
 [JsonDerivedType(typeof(HeUniform), "he_uniform")]
 [JsonDerivedType(typeof(HeNormal), "he_normal")]
+[JsonDerivedType(typeof(LeCunUniform), "lecun_uniform")]
+[JsonDerivedType(typeof(LeCunNormal), "lecun_normal")]
+[JsonDerivedType(typeof(Orthogonal), "orthogonal")]
+[JsonDerivedType(typeof(Constant), "constant")]
+[JsonDerivedType(typeof(Zeros), "zeros")]
 public abstract class Initializer
 {
     /// <summary>Fills <paramref name="weight"/> in place (called under no_grad, with the global torch seed set).</summary>
@@ -44,7 +55,7 @@ public abstract class Initializer
     public static Initializer ForActivation(Activation? activation) => (activation?.PreferredInit ?? InitFamily.Glorot) switch
     {
         InitFamily.He => new HeNormal(),
-        InitFamily.LeCun => new GlorotNormal { FanMode = FanMode.FanIn, Scale = 1.0 },
+        InitFamily.LeCun => new LeCunNormal(),
         _ => new GlorotUniform(),
     };
 }

@@ -8,9 +8,24 @@ namespace MLNetDeep.Optimizers;
 /// names and defaults (e.g. <see cref="Sgd"/>, <see cref="Adam"/>); the trainer calls
 /// <see cref="CreateUpdater"/> once per training run, so the options object itself never changes.
 /// </summary>
+/// <remarks>
+/// Weight decay is named for how it is applied. <c>CoupledWeightDecay</c> (most optimizers) adds λ·w to
+/// the gradient before the update rule, so adaptive optimizers rescale it like any gradient (the classic
+/// L2 penalty). <see cref="AdamW.DecoupledWeightDecay"/> shrinks the weights directly, w ← w − lr·λ·w,
+/// outside the adaptive rescaling (Loshchilov &amp; Hutter, 2019). Both apply to every trainable tensor the
+/// optimizer gets, biases included; <c>TrainerOptions.Regularization.L2</c> is a coupled penalty on weights only.
+/// </remarks>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "kind")]
 [JsonDerivedType(typeof(Sgd), "sgd")]
+[JsonDerivedType(typeof(Adagrad), "adagrad")]
+[JsonDerivedType(typeof(Adadelta), "adadelta")]
+[JsonDerivedType(typeof(RmsProp), "rmsprop")]
 [JsonDerivedType(typeof(Adam), "adam")]
+[JsonDerivedType(typeof(AdamW), "adamw")]
+[JsonDerivedType(typeof(Adamax), "adamax")]
+[JsonDerivedType(typeof(Nadam), "nadam")]
+[JsonDerivedType(typeof(Ftrl), "ftrl")]
+[JsonDerivedType(typeof(Lbfgs), "lbfgs")]
 public abstract class Optimizer
 {
     /// <summary>Initial learning rate (a schedule, when given, scales from it).</summary>
@@ -34,8 +49,12 @@ public abstract class Optimizer
     /// <summary>Throws unless <paramref name="value"/> lies in the given range.</summary>
     protected void Require(bool ok, string option, double value, string rule)
     {
-        if (!ok) throw new ArgumentOutOfRangeException(option, value, $"{GetType().Name}.{option} {rule}. Received: {option}={value}");
+        if (!ok) throw new ArgumentOutOfRangeException(option, value, $"{GetType().Name}.{option} {rule}. Received: {option}={value.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
     }
+
+    /// <summary>Checks a coupled or decoupled weight-decay factor (finite, ≥ 0).</summary>
+    protected void RequireWeightDecay(double value, string option) =>
+        Require(value >= 0 && !double.IsInfinity(value), option, value, "must be a finite number >= 0 (0 disables weight decay)");
 
     /// <inheritdoc />
     public override string ToString() => $"{Name}(lr={LearningRate:G4})";

@@ -143,8 +143,8 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
         var trainable = network.parameters().Where(p => p.requires_grad).ToList();
         var weights = network.named_parameters().Where(p => p.parameter.requires_grad && p.parameter.dim() > 1 && p.name.EndsWith("weight")).Select(p => p.parameter).ToList();
         using var updater = Options.Optimizer.CreateUpdater(new[] { new ParameterGroup("all", trainable) });
-        var schedule = Options.LearningRateSchedule ?? new ConstantSchedule();
         double baseRate = Options.Optimizer.LearningRate;
+        var scheduler = (Options.LearningRateSchedule ?? new ConstantSchedule()).CreateScheduler(baseRate);
         double l2 = Options.Regularization?.L2 ?? 0;
         long n = train.Count;
         long batchSize = Math.Min(Options.BatchSize, n);
@@ -168,7 +168,7 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
                 for (long b = 0; b < steps; b++)
                 {
                     using var scope = NewDisposeScope();
-                    rate = schedule.RateAt(baseRate, globalStep, epoch - 1);
+                    rate = scheduler.RateAt(globalStep, epoch - 1);
                     updater.SetLearningRate(rate);
                     context.GlobalStep = globalStep;
                     context.LearningRate = rate;
@@ -202,6 +202,7 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
                 SamplesPerSecond = n / sw.Elapsed.TotalSeconds,
             };
             history.Epochs.Add(summary);
+            scheduler.OnEpochEnd(summary); // stateful schedules (ReduceOnPlateau) read the epoch's figures
             channel?.Info(MessageSensitivity.None, summary.ToString());
             Options.OnEpochEnd?.Invoke(summary);
             foreach (var cb in callbacks) cb.OnEpochEnd(context, summary);

@@ -152,10 +152,10 @@ public class BadInputTests
         options.ImageShape = null;
         Assert.Contains("ImageShape", FitError(TwoClasses(), options).Message);
         options = Tiny.Options();
-        options.Optimizer = new Optimizers.Adam { LearningRate = -1 };
+        options.Optimizer = new MLNetDeep.Optimizers.Adam { LearningRate = -1 };
         Assert.Contains("Received: LearningRate=-1", FitError(TwoClasses(), options).Message);
         options = Tiny.Options();
-        options.Optimizer = new Optimizers.Sgd { Nesterov = true };
+        options.Optimizer = new MLNetDeep.Optimizers.Sgd { Nesterov = true };
         Assert.Contains("Momentum > 0", FitError(TwoClasses(), options).Message);
     }
 
@@ -179,7 +179,7 @@ public class BadInputTests
         }).ToArray();
         var options = Tiny.Options(epochs: 5, batchSize: 8);
         options.Layers = new() { new ConvBlock(8, 3, PoolingKind.Max) { PoolSize = 4, BatchNorm = false } };
-        options.Optimizer = new Optimizers.Sgd { LearningRate = 1e6 };
+        options.Optimizer = new MLNetDeep.Optimizers.Sgd { LearningRate = 1e6 };
         var e = FitError(rows, options);
         Assert.IsType<Training.TrainingDivergedException>(e);
         Assert.Matches(@"epoch \d+, step \d+ of 8", e.Message);

@@ -97,7 +97,7 @@ public class CnnAccuracyTests
         var options = Tiny.Options(epochs: 2);
         options.Layers = new()
         {
-            new ConvBlock(8, 5) { Stride = 2, Activation = new Activations.Elu() },   // 28 → 14, asymmetric same padding
+            new ConvBlock(8, 5) { Stride = 2, Activation = new MLNetDeep.Activations.Elu() },   // 28 → 14, asymmetric same padding
             new ResidualBlock(16, stride: 2),                                          // 14 → 7 with a projection shortcut
             new ResidualBlock(16) { BatchNorm = false, Pooling = PoolingKind.Average },// identity shortcut, 7 → 3
         };

@@ -199,7 +199,7 @@ public class PipelineTests
         var ml = new MLContext(seed: 1);
         var data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(TestData.TrainView(ml, 200)).Transform(TestData.TrainView(ml, 200));
         var sgd = Tiny.Options(epochs: 1, batchSize: 1);
-        sgd.Optimizer = new Optimizers.Sgd { LearningRate = 0.01 };
+        sgd.Optimizer = new MLNetDeep.Optimizers.Sgd { LearningRate = 0.01 };
         var steps = new List<long>();
         sgd.Callbacks.Add(new StepCounter(steps));
         ml.MulticlassClassification.Trainers.Cnn(sgd).Fit(data);
