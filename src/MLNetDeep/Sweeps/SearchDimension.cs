@@ -36,7 +36,8 @@ public abstract class SearchDimension
     /// <summary>A set of choices (strings, numbers, booleans or enum values).</summary>
     public static SearchDimension Choice(params object[] values) => new ChoiceDimension(values);
 
-    internal static string Format(object v) => v switch
+    /// <summary>A value as invariant text (how choices are compared and stored).</summary>
+    public static string Format(object v) => v switch
     {
         double d => d.ToString("R", CultureInfo.InvariantCulture),
         float f => f.ToString("R", CultureInfo.InvariantCulture),
