@@ -94,7 +94,7 @@ int PostgresDemo()
     string dll = typeof(MyParams).Assembly.Location;
     var procs = Enumerable.Range(0, workers).Select(i =>
     {
-        var psi = new ProcessStartInfo(self.EndsWith("dotnet") ? self : self) { RedirectStandardOutput = false };
+        var psi = new ProcessStartInfo(self);   // the apphost, or dotnet + this dll
         if (Path.GetFileNameWithoutExtension(self) == "dotnet") psi.ArgumentList.Add(dll);
         foreach (var a in new[] { "worker", "--storage", "postgres:" + pg, "--sweep", sweep, "--trials", Arg("--trials", 8).ToString(CultureInfo.InvariantCulture),
                      "--objective", ArgS("--objective", "cnn"), "--epochs", Arg("--epochs", 2).ToString(CultureInfo.InvariantCulture), "--train", Arg("--train", 2000).ToString(CultureInfo.InvariantCulture) })

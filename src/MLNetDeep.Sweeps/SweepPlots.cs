@@ -75,7 +75,10 @@ public static class SweepPlots
             s.Color = color; s.LegendText = label;
         }
         if (categorical && labels.Length > 0)
+        {
             plot.Axes.Bottom.SetTicks(Enumerable.Range(0, labels.Length).Select(i => (double)i).ToArray(), labels);
+            plot.Axes.SetLimitsX(-0.5, labels.Length - 0.5);
+        }
         plot.Title($"{table.MetricName} vs {parameter}");
         plot.XLabel(log ? $"log10({parameter})" : parameter);
         plot.YLabel(table.MetricName);
