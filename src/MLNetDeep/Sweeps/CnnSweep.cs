@@ -48,6 +48,9 @@ public sealed class CnnHeadParameters
 /// <summary>One-line hyperparameter sweeps of the image CNN trainers.</summary>
 public static class CnnSweep
 {
+    /// <summary>The trainer's defaults as a trial of <paramref name="space"/> (for <see cref="SweepOptions.InitialTrials"/>).</summary>
+    public static TrialParameters Defaults(SearchSpace<CnnSearchParameters> space) => space.ParametersOf(new CnnSearchParameters());
+
     /// <summary>The default space (see <see cref="CnnSearchParameters"/>), ready for fluent overrides.</summary>
     public static SearchSpace<CnnSearchParameters> DefaultSpace() => new();
 

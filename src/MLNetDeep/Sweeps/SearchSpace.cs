@@ -277,6 +277,28 @@ public sealed class SearchSpace<T> : SearchSpace where T : class, new()
     public SearchSpace<T> Fix<TValue>(Expression<Func<T, TValue>> property)
     { Remove(PathOf(property)); return this; }
 
+    /// <summary>
+    /// The values <paramref name="instance"/> has for every dimension of this space (e.g. <c>ParametersOf(new CnnSearchParameters())</c>:
+    /// the trainer's defaults), to enqueue as a first trial with <see cref="SweepOptions.InitialTrials"/>.
+    /// </summary>
+    public TrialParameters ParametersOf(T instance)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        var items = new List<KeyValuePair<string, object>>();
+        foreach (var name in Names)
+        {
+            object? value = instance;
+            foreach (var part in name.Split('.'))
+            {
+                var prop = value!.GetType().GetProperty(part, BindingFlags.Public | BindingFlags.Instance)
+                    ?? throw new ArgumentException($"Parameter '{name}' does not name a property of {typeof(T).Name}.");
+                value = prop.GetValue(value) ?? throw new ArgumentException($"{typeof(T).Name}.{name} is null; it cannot be a trial's value.");
+            }
+            items.Add(new(name, value!));
+        }
+        return new TrialParameters(items);
+    }
+
     /// <summary>A new <typeparamref name="T"/> with every parameter of the trial set (nested objects created as needed).</summary>
     public T Bind(TrialParameters parameters)
     {

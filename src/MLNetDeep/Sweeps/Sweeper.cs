@@ -93,6 +93,11 @@ public sealed class SweepOptions
     public ISweepStorage? Storage { get; set; }
     /// <summary>This worker's name in the storage. Default machine:process-id.</summary>
     public string WorkerId { get; set; } = $"{Environment.MachineName}:{Environment.ProcessId}";
+    /// <summary>
+    /// Parameters to run first, before the tuner proposes anything (e.g. the trainer's defaults, so the sweep's best is never
+    /// worse on validation than the defaults). Trial k &lt; count gets InitialTrials[k]. Null = none.
+    /// </summary>
+    public IReadOnlyList<TrialParameters>? InitialTrials { get; set; }
     /// <summary>Called after every trial of this run (on the sweep's thread).</summary>
     public Action<TrialRecord>? OnTrialEnd { get; set; }
 
@@ -187,7 +192,9 @@ public static class Sweeper
                 bool exhausted = false;
                 var trial = storage.ClaimNext(options.SweepName, options.WorkerId, options.MaxTrials, history =>
                 {
-                    var p = options.Tuner.Suggest(space, history, history.Count, options.Direction);
+                    var p = options.InitialTrials is { } init && history.Count < init.Count
+                        ? init[history.Count]
+                        : options.Tuner.Suggest(space, history, history.Count, options.Direction);
                     if (p is null) exhausted = true;
                     return p;
                 });

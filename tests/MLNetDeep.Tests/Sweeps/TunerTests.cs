@@ -144,6 +144,21 @@ public class TunerTests
     }
 
     [Fact]
+    public void Initial_trials_run_first_then_the_tuner_takes_over()
+    {
+        var space = CnnSweep.DefaultSpace();
+        var defaults = CnnSweep.Defaults(space);
+        Assert.Equal(1e-3, defaults.Get<double>("LearningRate"));
+        Assert.Equal(0.5, defaults.Get<double>("Head.Dropout"));
+        var result = Sweeper.Run(space, new FunctionObjective(c => c.Parameters.Get<double>("LearningRate")),
+            new SweepOptions { MaxTrials = 3, Tuner = new RandomTuner(), InitialTrials = new[] { defaults } });
+        Assert.Equal(defaults.ToJson(), result.Trials[0].Parameters.ToJson());
+        Assert.NotEqual(defaults.ToJson(), result.Trials[1].Parameters.ToJson());
+        var bound = space.Bind(result.Trials[0].Parameters);
+        Assert.Equal(new CnnSearchParameters().Head.HiddenSize, bound.Head.HiddenSize);
+    }
+
+    [Fact]
     public void Asha_rungs_are_geometric()
     {
         var s = new AshaScheduler { MinEpochs = 2, ReductionFactor = 3 };
