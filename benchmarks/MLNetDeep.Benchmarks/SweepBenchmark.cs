@@ -27,7 +27,7 @@ public sealed class SweepBenchmark : IBenchmark
         var ml = new MLContext(seed: seed);
         ml.Log += (_, e) =>
         {
-            if (e.Source.StartsWith("MLNetDeep.Sweep") && e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Info) Console.Error.WriteLine(e.Message);
+            if (e.Source.StartsWith("MLNetDeep.Sweep") && e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Info) Console.Error.WriteLine(e.RawMessage);
         };
         var data = FashionMnist.Load(ml, train: true, take: trainRows);
         var test = FashionMnist.Load(ml, train: false, take: testRows);

@@ -21,7 +21,7 @@ var ml = new MLContext(seed: 1);
 ml.Log += (_, e) =>
 {
     if (e.Source.StartsWith("MLNetDeep.Sweep") && e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Info)
-        Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {e.Message}");
+        Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {e.RawMessage}");
 };
 
 switch (mode)
