@@ -106,7 +106,7 @@ int PostgresDemo()
     var trials = storage.LoadTrials(sweep);
     foreach (var g in trials.GroupBy(t => t.Worker)) Console.WriteLine($"worker {g.Key}: trials {string.Join(", ", g.Select(t => t.Number))}");
     var best = Sweeper.BestOf(trials, OptimizationDirection.Maximize);
-    Console.WriteLine($"{trials.Count} trials, best accuracy {best?.Value:F4}: {best?.Parameters}");
+    Console.WriteLine($"{trials.Count} trials, best value {best?.Value:F4}: {best?.Parameters}");
     return procs.All(p => p.ExitCode == 0) ? 0 : 1;
 }
 
