@@ -190,6 +190,34 @@ public class TunerTests
     }
 
     [Fact]
+    public void Wall_time_budget_stops_the_sweep_and_hands_the_trial_in_flight_back()
+    {
+        var storage = new InMemorySweepStorage();
+        var space = new SearchSpace().Add("x", SearchDimension.Float(0, 1));
+        var result = Sweeper.Run(space, new FunctionObjective(c =>
+        {
+            for (int e = 1; e <= 100; e++) { Thread.Sleep(20); if (c.Report(e, 0.5)) break; }
+            return 0.5;
+        }), new SweepOptions { Tuner = new RandomTuner(), MaxTrials = 10, MaxWallTime = TimeSpan.FromMilliseconds(300), Storage = storage });
+        Assert.Equal("wall time", result.EndReason);
+        Assert.Single(result.Trials);
+        Assert.Equal(TrialStatus.Pending, result.Trials[0].Status);
+        Assert.Contains("interrupted", result.Trials[0].Error);
+    }
+
+    [Fact]
+    public void Bad_sweep_options_throw_naming_the_option_and_value()
+    {
+        var space = new SearchSpace().Add("x", SearchDimension.Float(0, 1));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => Sweeper.Run(space, new FunctionObjective(c => 0), new SweepOptions { MaxTrials = 0 }));
+        Assert.Contains("MaxTrials", e.Message);
+        Assert.Contains("Received: MaxTrials=0", e.Message);
+        Assert.Throws<ArgumentException>(() => Sweeper.Run(new SearchSpace(), new FunctionObjective(c => 0), new SweepOptions()));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SweepMetric.FromName("accuracyy"));
+        Assert.Equal(OptimizationDirection.Minimize, SweepMetric.FromName("RMSE").Direction);
+    }
+
+    [Fact]
     public void Results_table_has_every_trial_parameter_and_epoch()
     {
         var space = new SearchSpace().Add("x", SearchDimension.Float(0, 1)).Add("name", SearchDimension.Choice("a,b", "c"));
