@@ -68,8 +68,13 @@ public sealed class TpeTuner : ITuner
     public int StartupTrials { get; init; } = 10;
     /// <summary>Fraction of finished trials that form the "good" density (at least 1, at most 25). Default 0.1 (Optuna's).</summary>
     public double Gamma { get; init; } = 0.1;
-    /// <summary>Candidates drawn per dimension. Default 24.</summary>
+    /// <summary>Candidates drawn per suggestion. Default 24.</summary>
     public int Candidates { get; init; } = 24;
+    /// <summary>
+    /// Count trials still running (on other workers) as bad observations ("constant liar"), so parallel workers don't all
+    /// propose the same region. Default true; no effect with one worker.
+    /// </summary>
+    public bool ConstantLiar { get; init; } = true;
 
     /// <inheritdoc />
     public TrialParameters? Suggest(SearchSpace space, IReadOnlyList<TrialRecord> history, int trialNumber, OptimizationDirection direction)
@@ -82,6 +87,7 @@ public sealed class TpeTuner : ITuner
         int nGood = Math.Clamp((int)Math.Ceiling(Gamma * ranked.Count), 1, 25);
         var good = ranked.Take(nGood).ToList();
         var bad = ranked.Skip(nGood).ToList();
+        if (ConstantLiar) bad.AddRange(history.Where(t => t.Status is TrialStatus.Running or TrialStatus.Pending));
         // Optuna-style: draw whole candidates from the good densities, score each by the sum over dimensions of
         // log l(x) - log g(x) (independent dimensions), keep the best.
         var dims = space.Select(kv => kv.Value).ToArray();
