@@ -128,6 +128,11 @@ public static class CnnSweep
     /// <summary>As <see cref="Multiclass(MLContext, IDataView, CnnOptions, SweepOptions?, SearchSpace{CnnSearchParameters}?, SweepMetric?, double, CancellationToken)"/>, on a split made beforehand (label already a key).</summary>
     public static SweepResult Multiclass(MLContext ml, SweepData data, CnnOptions template, SweepOptions? options = null,
         SearchSpace<CnnSearchParameters>? space = null, SweepMetric? metric = null, CancellationToken cancellationToken = default)
+        => Multiclass(ml, new[] { data ?? throw new ArgumentNullException(nameof(data)) }, template, options, space, metric, cancellationToken);
+
+    /// <summary>As above, cross-validated on k folds (<see cref="SweepData.KFold"/>): each trial's value is the mean over folds.</summary>
+    public static SweepResult Multiclass(MLContext ml, IReadOnlyList<SweepData> folds, CnnOptions template, SweepOptions? options = null,
+        SearchSpace<CnnSearchParameters>? space = null, SweepMetric? metric = null, CancellationToken cancellationToken = default)
     {
         metric ??= SweepMetric.Accuracy;
         if (metric.Task != SweepTask.MulticlassClassification)
@@ -136,7 +141,7 @@ public static class CnnSweep
         options = options?.Clone() ?? new SweepOptions(); // the caller's object is never changed
         options.MetricName = metric.Name;
         options.Direction = metric.Direction;
-        var objective = new TrainerObjective<CnnSearchParameters>(ml, space, data, metric, (p, setup) =>
+        var objective = new TrainerObjective<CnnSearchParameters>(ml, space, folds, metric, (p, setup) =>
         {
             var o = ToOptions(p, template);
             o.ValidationData = setup.ValidationData;

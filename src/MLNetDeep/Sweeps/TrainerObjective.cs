@@ -127,6 +127,16 @@ public sealed class SweepData
         return FromParts(ml, split.TrainSet, split.TestSet, preprocessing);
     }
 
+    /// <summary>
+    /// k folds for cross-validation (ML.NET's seeded <c>CrossValidationSplit</c>): fold i validates on the i-th part and trains on
+    /// the rest; <paramref name="preprocessing"/> is fitted on each fold's training part. Pass the list to <see cref="TrainerObjective{TParams}"/>.
+    /// </summary>
+    public static IReadOnlyList<SweepData> KFold(MLContext ml, IDataView data, int folds = 5, IEstimator<ITransformer>? preprocessing = null, int seed = 0)
+    {
+        if (folds < 2) throw new ArgumentOutOfRangeException(nameof(folds), folds, $"folds must be >= 2. Received: folds={folds}. Use SweepData.Split for a single split.");
+        return ml.Data.CrossValidationSplit(data, folds, seed: seed).Select(f => FromParts(ml, f.TrainSet, f.TestSet, preprocessing)).ToList();
+    }
+
     /// <summary>Uses the given training and validation data; fits <paramref name="preprocessing"/> on the training data.</summary>
     public static SweepData FromParts(MLContext ml, IDataView train, IDataView validation, IEstimator<ITransformer>? preprocessing = null)
     {
@@ -142,18 +152,20 @@ public sealed class SweepData
 /// The trainer-backed objective: each trial binds the trial's parameters to a fresh <typeparamref name="TParams"/>,
 /// builds the estimator from it, trains on <see cref="SweepData.Train"/> validating after each epoch on
 /// <see cref="SweepData.Validation"/> (reporting the metric, stopped when the scheduler says so), and scores the
-/// trained model on the validation rows with the metric's ML.NET evaluator.
+/// trained model on the validation rows with the metric's ML.NET evaluator. With k folds (<see cref="SweepData.KFold"/>)
+/// it trains once per fold and the trial's value is the mean over folds; the scheduler judges the first fold's epochs
+/// (a trial stopped there skips the other folds) and the trial's model is the first fold's.
 /// </summary>
 /// <typeparam name="TParams">The parameter class the search space is declared on.</typeparam>
 public sealed class TrainerObjective<TParams> : ISweepObjective where TParams : class, new()
 {
     private readonly MLContext _ml;
     private readonly SearchSpace<TParams> _space;
-    private readonly SweepData _data;
+    private readonly IReadOnlyList<SweepData> _folds;
     private readonly SweepMetric _metric;
     private readonly Func<TParams, TrialSetup, IEstimator<ITransformer>> _createTrainer;
 
-    /// <summary>Creates the objective.</summary>
+    /// <summary>Creates the objective on one train/validation split.</summary>
     /// <param name="ml">The context (also the evaluators').</param>
     /// <param name="space">The search space; <see cref="SearchSpace{T}.Bind"/> makes each trial's parameters.</param>
     /// <param name="data">The train/validation split.</param>
@@ -163,10 +175,17 @@ public sealed class TrainerObjective<TParams> : ISweepObjective where TParams : 
     /// <param name="labelColumnName">The label column the evaluator reads.</param>
     public TrainerObjective(MLContext ml, SearchSpace<TParams> space, SweepData data, SweepMetric metric,
         Func<TParams, TrialSetup, IEstimator<ITransformer>> createTrainer, string labelColumnName = "Label")
+        : this(ml, space, new[] { data ?? throw new ArgumentNullException(nameof(data)) }, metric, createTrainer, labelColumnName) { }
+
+    /// <summary>Creates the objective on k folds (see <see cref="SweepData.KFold"/>): the value is the mean over folds.</summary>
+    public TrainerObjective(MLContext ml, SearchSpace<TParams> space, IReadOnlyList<SweepData> folds, SweepMetric metric,
+        Func<TParams, TrialSetup, IEstimator<ITransformer>> createTrainer, string labelColumnName = "Label")
     {
         _ml = ml ?? throw new ArgumentNullException(nameof(ml));
         _space = space ?? throw new ArgumentNullException(nameof(space));
-        _data = data ?? throw new ArgumentNullException(nameof(data));
+        _folds = folds ?? throw new ArgumentNullException(nameof(folds));
+        if (_folds.Count == 0 || _folds.Any(f => f is null))
+            throw new ArgumentException($"folds must hold at least one SweepData and no nulls. Received: {_folds.Count} fold(s). Use SweepData.Split or SweepData.KFold.", nameof(folds));
         _metric = metric ?? throw new ArgumentNullException(nameof(metric));
         _createTrainer = createTrainer ?? throw new ArgumentNullException(nameof(createTrainer));
         LabelColumnName = labelColumnName;
@@ -178,35 +197,57 @@ public sealed class TrainerObjective<TParams> : ISweepObjective where TParams : 
     /// <inheritdoc />
     public TrialResult Run(TrialContext context)
     {
-        var parameters = _space.Bind(context.Parameters);
-        var callback = new ReportingCallback(context, _metric);
-        var trainer = _createTrainer(parameters, new TrialSetup(callback, _data.Validation, context));
-        var model = trainer.Fit(_data.Train);
-        if (!callback.SawTraining)
+        var values = new List<double>();
+        ITransformer? first = null;
+        TrainerOptions? firstOptions = null;
+        try
         {
-            Sweeper.DisposeModel(model);
-            throw new InvalidOperationException("The trainer built for this trial never called TrialSetup.Callback: add it to the options' Callbacks (options.Callbacks.Add(setup.Callback)) so epochs are reported and pruning works.");
+            for (int f = 0; f < _folds.Count; f++)
+            {
+                var data = _folds[f];
+                var parameters = _space.Bind(context.Parameters); // a fresh parameter object (and options) per fit
+                var callback = new ReportingCallback(context, _metric, report: f == 0);
+                var trainer = _createTrainer(parameters, new TrialSetup(callback, data.Validation, context));
+                var model = trainer.Fit(data.Train);
+                if (!callback.SawTraining)
+                {
+                    Sweeper.DisposeModel(model);
+                    throw new InvalidOperationException("The trainer built for this trial never called TrialSetup.Callback: add it to the options' Callbacks (options.Callbacks.Add(setup.Callback)) so epochs are reported and pruning works.");
+                }
+                if (callback.Diverged)
+                {
+                    Sweeper.DisposeModel(model);
+                    throw new InvalidOperationException($"diverged: the loss or validation {_metric.EpochMetric} became NaN{(_folds.Count > 1 ? $" in fold {f + 1}" : "")} (try a lower learning rate)");
+                }
+                if (context.IsPruned || context.CancellationToken.IsCancellationRequested)
+                {
+                    Sweeper.DisposeModel(model);
+                    return new TrialResult { Value = context.LastReported ?? double.NaN };
+                }
+                values.Add(_metric.Evaluate(_ml, model.Transform(data.Validation), LabelColumnName));
+                if (f == 0)
+                {
+                    first = data.Preprocessing is null ? model : new TransformerChain<ITransformer>(data.Preprocessing, model);
+                    firstOptions = callback.Options;
+                }
+                else Sweeper.DisposeModel(model);
+            }
+            var result = new TrialResult { Value = values.Average(), Model = first, Options = firstOptions };
+            first = null; // handed over
+            return result;
         }
-        if (callback.Diverged)
+        finally
         {
-            Sweeper.DisposeModel(model);
-            throw new InvalidOperationException($"diverged: the validation {_metric.EpochMetric} became NaN at epoch {context.LastEpoch} (try a lower learning rate)");
+            Sweeper.DisposeModel(first);
         }
-        if (context.IsPruned || context.CancellationToken.IsCancellationRequested)
-        {
-            Sweeper.DisposeModel(model);
-            return new TrialResult { Value = context.LastReported ?? double.NaN };
-        }
-        double value = _metric.Evaluate(_ml, model.Transform(_data.Validation), LabelColumnName);
-        ITransformer full = _data.Preprocessing is null ? model : new TransformerChain<ITransformer>(_data.Preprocessing, model);
-        return new TrialResult { Value = value, Model = full, Options = callback.Options };
     }
 
     private sealed class ReportingCallback : TrainingCallback
     {
         private readonly TrialContext _trial;
         private readonly SweepMetric _metric;
-        public ReportingCallback(TrialContext trial, SweepMetric metric) { _trial = trial; _metric = metric; }
+        private readonly bool _report;
+        public ReportingCallback(TrialContext trial, SweepMetric metric, bool report) { _trial = trial; _metric = metric; _report = report; }
         public bool SawTraining { get; private set; }
         public bool Diverged { get; private set; }
         public TrainerOptions? Options { get; private set; }
@@ -215,7 +256,7 @@ public sealed class TrainerObjective<TParams> : ISweepObjective where TParams : 
         {
             SawTraining = true;
             Options = context.Options;
-            _trial.MaxEpochs = context.Options.Epochs;
+            if (_report) _trial.MaxEpochs = context.Options.Epochs;
         }
 
         public override void OnEpochEnd(TrainingContext context, EpochSummary summary)
@@ -226,7 +267,7 @@ public sealed class TrainerObjective<TParams> : ISweepObjective where TParams : 
                 "loss" => summary.ValidationLoss,
                 var k => summary.ValidationMetrics.TryGetValue(k, out var v) ? v : null,
             };
-            bool stop = value is double x ? _trial.Report(summary.Epoch, x) : _trial.CancellationToken.IsCancellationRequested;
+            bool stop = value is double x && _report ? _trial.Report(summary.Epoch, x) : _trial.CancellationToken.IsCancellationRequested;
             if (value is double nan && double.IsNaN(nan) || double.IsNaN(summary.TrainLoss))
             {
                 Diverged = true;

@@ -69,4 +69,21 @@ public class CnnSweepTests
         _out.WriteLine($"tuned: test accuracy {tunedAcc:F4} vs default {defaultAcc:F4}; best {result.BestParameters}");
         Assert.True(tunedAcc > defaultAcc, $"tuned {tunedAcc:F4} should beat the defaults' {defaultAcc:F4}");
     }
+
+    [Fact]
+    public void Cross_validated_sweep_trains_every_fold_and_averages()
+    {
+        var ml = new MLContext(seed: 1);
+        var folds = SweepData.KFold(ml, TestData.TrainView(ml, 400), folds: 2, ml.Transforms.Conversion.MapValueToKey("Label"));
+        Assert.Equal(2, folds.Count);
+        var space = CnnSweep.DefaultSpace().Choice(p => p.Filters, 8).Range(p => p.ConvBlocks, 1, 1).Choice(p => p.Head.HiddenSize, 32);
+        int fits = 0;
+        var template = new CnnOptions { ImageShape = new ImageShape(1, 28, 28), Epochs = 1, OnEpochEnd = _ => Interlocked.Increment(ref fits) };
+        var result = CnnSweep.Multiclass(ml, folds, template, new SweepOptions { MaxTrials = 2, Tuner = new RandomTuner { Seed = 2 } }, space);
+        Assert.Equal(2, result.Completed);
+        Assert.Equal(4, fits);                                       // 2 trials x 2 folds, 1 epoch each
+        Assert.All(result.Trials, t => Assert.Equal(new[] { 1 }, t.Intermediate.Keys)); // the first fold's epochs
+        Assert.All(result.Trials, t => Assert.InRange(t.Value!.Value, 0.0, 1.0));
+        Assert.IsAssignableFrom<ITransformer>(result.BestModel);
+    }
 }
