@@ -305,6 +305,9 @@ public static class Sweeper
             : done.OrderBy(t => t.Value).ThenBy(t => t.Number).FirstOrDefault();
     }
 
+    /// <summary>Disposes the result's best model (its TorchSharp tensors) when you no longer need it.</summary>
+    public static void DisposeBest(SweepResult result) => DisposeModel(result?.BestModel);
+
     internal static void DisposeModel(object? model)
     {
         if (model is IDisposable d) { d.Dispose(); return; }
