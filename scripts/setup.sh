@@ -5,6 +5,11 @@
 #  2. the Fashion-MNIST data set (Debian package dataset-fashion-mnist).
 set -euo pipefail
 
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "setup: the .NET SDK (dotnet, version 10) is required: https://learn.microsoft.com/dotnet/core/install/linux-debian" >&2
+  exit 1
+fi
+
 need_apt_update=1
 apt_update_once() {
   if [ "$need_apt_update" = 1 ]; then apt-get update -qq; need_apt_update=0; fi

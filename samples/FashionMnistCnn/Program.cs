@@ -14,7 +14,7 @@ int trainRows = Arg("--train", 60000), epochs = Arg("--epochs", 3);
 string outPath = ArgS("--out", "fashion-mnist-cnn.mlnd");
 
 var ml = new MLContext(seed: 1);
-ml.Log += (_, e) => { if (e.Source == "MLNetDeep" && e.Kind is Microsoft.ML.Runtime.ChannelMessageKind.Info or Microsoft.ML.Runtime.ChannelMessageKind.Warning) Console.WriteLine(e.Message); };
+ml.Log += (_, e) => { if (e.Source == "MLNetDeep" && e.Kind is Microsoft.ML.Runtime.ChannelMessageKind.Info or Microsoft.ML.Runtime.ChannelMessageKind.Warning) Console.WriteLine(e.RawMessage); };
 
 Console.WriteLine($"Fashion-MNIST: {trainRows} training images, 10000 test images, {epochs} epochs");
 IDataView train = FashionMnist.Load(ml, train: true, take: trainRows);
@@ -42,7 +42,7 @@ Console.WriteLine($"test log-loss:         {metrics.LogLoss:F4}");
 Console.WriteLine(metrics.ConfusionMatrix.GetFormattedConfusionTable());
 
 // The CNN is the middle of the chain: save it in MLNetDeep's format, reload, and compare predictions.
-var cnn = (DeepTransformer)model.ElementAt(1);
+var cnn = model.GetDeepTransformer();
 cnn.Save(outPath);
 using var reloaded = DeepTransformer.Load(outPath);
 var keyed = model.ElementAt(0).Transform(test);

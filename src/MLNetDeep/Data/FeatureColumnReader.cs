@@ -9,7 +9,9 @@ namespace MLNetDeep.Data;
 /// </summary>
 internal sealed class FeatureColumnReader
 {
-    private readonly Func<ReadOnlySpan<float>> _read;
+    private delegate ReadOnlySpan<float> SpanReader();
+
+    private readonly SpanReader _read;
 
     public FeatureColumnReader(DataViewRow row, DataViewSchema.Column column)
     {
@@ -25,7 +27,7 @@ internal sealed class FeatureColumnReader
     /// <summary>The current row's values (valid until the next call).</summary>
     public ReadOnlySpan<float> Read() => _read();
 
-    private static Func<ReadOnlySpan<float>> Make<T>(DataViewRow row, DataViewSchema.Column column, Func<T, float> convert) where T : struct
+    private static SpanReader Make<T>(DataViewRow row, DataViewSchema.Column column, Func<T, float> convert) where T : struct
     {
         float[] buffer = Array.Empty<float>();
         VBuffer<T> vb = default;

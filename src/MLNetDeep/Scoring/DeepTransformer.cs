@@ -158,10 +158,36 @@ public sealed class DeepTransformer : ITransformer, IDisposable
         return new DeepTransformer(description, network, dev);
     }
 
-    void ICanSaveModel.Save(ModelSaveContext ctx) => throw new NotSupportedException(
-        "An MLNetDeep model can't yet be written into an ML.NET model zip (mlContext.Model.Save). " +
-        "Save it with DeepTransformer.Save(path) and load it with DeepTransformer.Load(path); save the rest of the pipeline " +
-        "(the featurisation before the model) with mlContext.Model.Save separately.");
+    /// <summary>
+    /// Writes the model into an ML.NET model zip (<c>mlContext.Model.Save</c>) as public ML.NET transformers:
+    /// an OnnxTransformer over the exported ONNX graph plus the transforms that rebuild the key columns, so
+    /// <c>mlContext.Model.Load</c> gives a pipeline that scores the same (it needs the MLNetDeep.Onnx and
+    /// Microsoft.ML.OnnxRuntime packages, not TorchSharp). For continued training keep using <see cref="Save(string)"/>.
+    /// </summary>
+    void ICanSaveModel.Save(ModelSaveContext ctx) => Onnx.MLNetModelSave.Save(this, ctx);
+
+    /// <summary>
+    /// Exports the model as an ONNX file (written to a temporary file and renamed into place). The graph takes the
+    /// flattened feature vectors [N, features] and outputs what <see cref="Transform"/> outputs (Score, and
+    /// Probability / PredictedLabel by task); see <see cref="Onnx.OnnxNames"/>.
+    /// </summary>
+    /// <exception cref="Onnx.OnnxExportException">A layer can't be written as ONNX; the message names it and why.</exception>
+    public void ExportToOnnx(string path, Onnx.OnnxExportOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        byte[] bytes;
+        lock (_gate) bytes = Onnx.OnnxExporter.ToBytes(this, options, Onnx.OnnxGraphForm.Batch);
+        Onnx.OnnxExporter.WriteAtomic(path, bytes);
+    }
+
+    /// <summary>Exports the model as ONNX to a stream (see <see cref="ExportToOnnx(string, Onnx.OnnxExportOptions?)"/>).</summary>
+    public void ExportToOnnx(Stream stream, Onnx.OnnxExportOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        byte[] bytes;
+        lock (_gate) bytes = Onnx.OnnxExporter.ToBytes(this, options, Onnx.OnnxGraphForm.Batch);
+        stream.Write(bytes);
+    }
 
     /// <summary>Releases the network's native memory.</summary>
     public void Dispose() => _network.Dispose();

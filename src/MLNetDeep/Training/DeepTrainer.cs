@@ -297,13 +297,15 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
         var feature = inputSchema.LastOrDefault(c => c.Name == Options.FeatureColumnName);
         if (feature.Name is null)
             throw new ArgumentOutOfRangeException(nameof(TrainerOptions.FeatureColumnName), Options.FeatureColumnName,
-                $"The input has no feature column '{Options.FeatureColumnName}'. Set FeatureColumnName or add the column.");
+                $"The input has no feature column '{Options.FeatureColumnName}' (FeatureColumnName). Columns present: {string.Join(", ", inputSchema.Select(c => $"'{c.Name}'"))}. " +
+                "Set FeatureColumnName or rename the column (e.g. mlContext.Transforms.CopyColumns).");
         if (feature.Kind == SchemaShape.Column.VectorKind.Scalar)
             throw new ArgumentException($"Feature column '{Options.FeatureColumnName}' is a scalar; MLNetDeep needs a numeric vector column.");
         var label = inputSchema.LastOrDefault(c => c.Name == Options.LabelColumnName);
         if (label.Name is null)
             throw new ArgumentOutOfRangeException(nameof(TrainerOptions.LabelColumnName), Options.LabelColumnName,
-                $"The input has no label column '{Options.LabelColumnName}'. Set LabelColumnName or add the column.");
+                $"The input has no label column '{Options.LabelColumnName}' (LabelColumnName). Columns present: {string.Join(", ", inputSchema.Select(c => $"'{c.Name}'"))}. " +
+                "Set LabelColumnName or rename the column.");
         var outputs = Head.OutputShape(label).ToList();
         var names = outputs.Select(c => c.Name).ToHashSet();
         return new SchemaShape(inputSchema.Where(c => !names.Contains(c.Name)).Concat(outputs));

@@ -1,0 +1,196 @@
+using System.Text.Json;
+using MLNetDeep.Onnx.Proto;
+using MLNetDeep.Persistence;
+using MLNetDeep.Scoring;
+using MLNetDeep.Training;
+using static MLNetDeep.Onnx.OnnxGraphBuilder;
+using static TorchSharp.torch;
+
+namespace MLNetDeep.Onnx;
+
+/// <summary>The shape of the written graph's inputs and outputs.</summary>
+internal enum OnnxGraphForm
+{
+    /// <summary>Dynamic batch: input [N, features], outputs [N, ...]. What <c>ExportToOnnx</c> writes.</summary>
+    Batch,
+    /// <summary>
+    /// One row per run, for ML.NET's OnnxTransformer inside a saved ML.NET model: input [1, features],
+    /// multiclass Score as [classes] (a known-size vector column), and every per-row scalar output as a
+    /// one-element tensor named with <see cref="OnnxExporter.SingleRowScalarPrefix"/> (ML.NET 5.0.1's
+    /// OnnxTransformer can't read rank-0 outputs; MLNetDeep.Onnx turns these into scalar columns).
+    /// </summary>
+    SingleRow,
+}
+
+/// <summary>Builds the ONNX model of a trained <see cref="DeepTransformer"/>: input, family network, task head, metadata.</summary>
+internal static class OnnxExporter
+{
+    /// <summary>Prefix of the single-row graph's one-element outputs that stand for scalar columns.</summary>
+    internal const string SingleRowScalarPrefix = "__MLNetDeep_";
+
+    /// <summary>Serialises the model for <paramref name="form"/>.</summary>
+    public static byte[] ToBytes(DeepTransformer model, OnnxExportOptions? options, OnnxGraphForm form)
+        => ProtoWriter.Serialize(Build(model, options ?? new OnnxExportOptions(), form));
+
+    /// <summary>Writes to a file through a temporary file renamed into place.</summary>
+    public static void WriteAtomic(string path, byte[] bytes)
+    {
+        var full = Path.GetFullPath(path);
+        var dir = Path.GetDirectoryName(full)!;
+        Directory.CreateDirectory(dir);
+        var temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
+            {
+                fs.Write(bytes);
+                fs.Flush(flushToDisk: true);
+            }
+            File.Move(temp, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
+    }
+
+    public static ModelProto Build(DeepTransformer model, OnnxExportOptions options, OnnxGraphForm form)
+    {
+        options.Validate();
+        var description = model.Description;
+        var spec = description.Head;
+        var arch = description.Architecture;
+        var exporter = OnnxExporterRegistry.For(arch);
+        var g = new OnnxGraphBuilder(options.Opset);
+
+        string inputName = options.InputName ?? description.FeatureColumnName;
+        var outputs = GraphOutputNames(spec.Kind, form);
+        if (outputs.Contains(inputName, StringComparer.Ordinal))
+            throw new OnnxExportException("the graph input",
+                $"its name '{inputName}' is also an output name ({string.Join(", ", outputs)}). Set OnnxExportOptions.InputName to another name.");
+        g.Reserve(inputName);
+        foreach (var o in outputs) g.Reserve(o);
+
+        object batch = form == OnnxGraphForm.Batch ? "N" : 1L;
+        var rowDims = exporter.InputDims(arch);
+        g.Graph.Inputs.Add(new ValueInfoProto
+        {
+            Name = inputName,
+            ElemType = OnnxDataType.Float,
+            Shape = new List<object> { batch }.Concat(rowDims).ToList(),
+            DocString = $"Feature vectors as in the '{description.FeatureColumnName}' column ({arch.Layout switch
+            {
+                Data.FixedShapeLayout f => $"{string.Join("x", f.Shape)} {f.ShapeDescription}, flattened row-major",
+                _ => "one row per batch entry",
+            }}).",
+        });
+
+        string raw;
+        using (no_grad())
+        {
+            var ctx = new OnnxExportContext(g, options, arch, model.Network);
+            raw = exporter.Emit(ctx, inputName);
+        }
+        EmitHead(g, spec, raw, form);
+
+        var proto = new ModelProto
+        {
+            IrVersion = OnnxExportOptions.IrVersionFor(options.Opset),
+            ProducerName = "MLNetDeep",
+            ProducerVersion = typeof(OnnxExporter).Assembly.GetName().Version?.ToString() ?? "",
+            ModelVersion = options.ModelVersion,
+            DocString = options.Description ?? $"MLNetDeep {arch.GetType().Name.Replace("Architecture", "")} {spec.Kind} model.",
+            Graph = g.Graph,
+        };
+        proto.OpsetImport.Add(new OperatorSetIdProto("", options.Opset));
+        g.Graph.Name = $"MLNetDeep_{arch.GetType().Name.Replace("Architecture", "")}";
+        proto.MetadataProps.Add((OnnxNames.PredictionKindKey, spec.Kind.ToString()));
+        if (spec.Kind != PredictionKind.Regression)
+        {
+            var names = spec.Kind == PredictionKind.BinaryClassification ? new[] { "False", "True" } : spec.ClassNames;
+            proto.MetadataProps.Add((OnnxNames.ClassNamesKey, JsonSerializer.Serialize(names)));
+        }
+        else
+        {
+            proto.MetadataProps.Add((OnnxNames.LabelScalingKey,
+                FormattableString.Invariant($"{spec.LabelMean:R};{spec.LabelScale:R}")));
+        }
+        proto.MetadataProps.Add((OnnxNames.FeatureColumnKey, description.FeatureColumnName));
+        if (arch.Layout is Data.FixedShapeLayout fixedLayout)
+            proto.MetadataProps.Add((OnnxNames.InputShapeKey, string.Join("x", fixedLayout.Shape)));
+        proto.MetadataProps.Add((OnnxNames.OutputsKey, string.Join(",", outputs)));
+        proto.MetadataProps.Add((OnnxNames.ArchitectureKey, JsonSerializer.Serialize(arch, Json.Options)));
+        return proto;
+    }
+
+    /// <summary>The graph's outputs for a task, in order: the transformer's output columns.</summary>
+    public static string[] OutputNames(PredictionKind kind) => kind switch
+    {
+        PredictionKind.MulticlassClassification => new[] { OnnxNames.Score, OnnxNames.PredictedLabel },
+        PredictionKind.BinaryClassification => new[] { OnnxNames.Score, OnnxNames.Probability, OnnxNames.PredictedLabel },
+        PredictionKind.Regression => new[] { OnnxNames.Score },
+        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+    };
+
+    /// <summary>The graph's output names for <paramref name="form"/>.</summary>
+    internal static string[] GraphOutputNames(PredictionKind kind, OnnxGraphForm form) =>
+        OutputNames(kind).Select(n => OutputName(kind, n, form)).ToArray();
+
+    private static string OutputName(PredictionKind kind, string column, OnnxGraphForm form) =>
+        form == OnnxGraphForm.SingleRow && !(kind == PredictionKind.MulticlassClassification && column == OnnxNames.Score)
+            ? SingleRowScalarPrefix + column
+            : column;
+
+    /// <summary>Raw network output [N, outputs] → the task's outputs, exactly as the transformer's output columns.</summary>
+    private static void EmitHead(OnnxGraphBuilder g, HeadSpec spec, string raw, OnnxGraphForm form)
+    {
+        bool batch = form == OnnxGraphForm.Batch;
+        object n = batch ? "N" : 1L;
+        var rowShape = new List<object> { n }; // one value per row
+        string Name(string column) => OutputName(spec.Kind, column, form);
+        string ToRow(string value, string output) => g.Node("Reshape",
+            new[] { value, g.Int64Constant("shape_rows", new long[] { -1 }, 1) }, new[] { output })[0];
+
+        switch (spec.Kind)
+        {
+            case PredictionKind.MulticlassClassification:
+            {
+                int k = spec.ClassNames.Length;
+                var probs = batch
+                    ? g.Node("Softmax", new[] { raw }, new[] { OnnxNames.Score }, Int("axis", 1))[0]
+                    : g.Node("Softmax", new[] { raw }, "probabilities", Int("axis", 1));
+                if (!batch) g.Node("Reshape", new[] { probs, g.Int64Constant("shape_classes", new long[] { k }, 1) }, new[] { OnnxNames.Score });
+                var index = g.Node("ArgMax", new[] { probs }, "predicted_index", Int("axis", 1), Int("keepdims", 0));
+                var classes = g.StringConstant("class_names", spec.ClassNames, k);
+                g.Node("Gather", new[] { classes, index }, new[] { Name(OnnxNames.PredictedLabel) }, Int("axis", 0));
+                g.Graph.Outputs.Add(Output(OnnxNames.Score, OnnxDataType.Float, batch ? new List<object> { n, (long)k } : new List<object> { (long)k },
+                    "Class probabilities (softmax), in the order of the metadata's class names."));
+                g.Graph.Outputs.Add(Output(Name(OnnxNames.PredictedLabel), OnnxDataType.String, rowShape, "Name of the most probable class."));
+                break;
+            }
+            case PredictionKind.BinaryClassification:
+            {
+                var score = ToRow(raw, Name(OnnxNames.Score));
+                g.Node("Sigmoid", new[] { score }, new[] { Name(OnnxNames.Probability) });
+                g.Node("Greater", new[] { score, g.FloatConstant("zero", 0f) }, new[] { Name(OnnxNames.PredictedLabel) });
+                g.Graph.Outputs.Add(Output(Name(OnnxNames.Score), OnnxDataType.Float, rowShape, "Raw margin (logit); positive means the True class."));
+                g.Graph.Outputs.Add(Output(Name(OnnxNames.Probability), OnnxDataType.Float, rowShape, "Probability of the True class (sigmoid of Score)."));
+                g.Graph.Outputs.Add(Output(Name(OnnxNames.PredictedLabel), OnnxDataType.Bool, rowShape, "Score > 0."));
+                break;
+            }
+            case PredictionKind.Regression:
+            {
+                var scaled = g.Node("Mul", new[] { raw, g.FloatConstant("label_scale", (float)spec.LabelScale) }, "scaled");
+                var shifted = g.Node("Add", new[] { scaled, g.FloatConstant("label_mean", (float)spec.LabelMean) }, "prediction");
+                ToRow(shifted, Name(OnnxNames.Score));
+                g.Graph.Outputs.Add(Output(Name(OnnxNames.Score), OnnxDataType.Float, rowShape, "Prediction in label units (network output × label scale + label mean)."));
+                break;
+            }
+            default:
+                throw new OnnxExportException("the task head", $"prediction kind {spec.Kind} is not exportable.");
+        }
+    }
+
+    private static ValueInfoProto Output(string name, OnnxDataType type, List<object> shape, string doc) =>
+        new() { Name = name, ElemType = type, Shape = shape, DocString = doc };
+}
