@@ -83,7 +83,14 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
 
         using var channel = _env?.Start("MLNetDeep");
         var warmStart = Options.WarmStartFrom;
-        var spec0 = warmStart?.Spec;
+        bool replaceOutput = Options.Transfer?.ReplacesOutput == true;
+        // A warm start continues with the saved head (classes, label scaling) unless the output layer is replaced.
+        var spec0 = replaceOutput ? null : warmStart?.Spec;
+        if (spec0 is not null && Kind == PredictionKind.MulticlassClassification && !spec0.ClassNames.SequenceEqual(classNames))
+            throw new ArgumentException(
+                $"WarmStartFrom was trained on {spec0.ClassNames.Length} classes ({string.Join(", ", spec0.ClassNames.Take(10))}) but the label column " +
+                $"'{Options.LabelColumnName}' has {classNames.Length} ({string.Join(", ", classNames.Take(10))}). Map labels with the same MapValueToKey as " +
+                "the saved model, or set Transfer = new TransferOptions { ReplaceOutputLayer = true } to train a new output layer.", nameof(TrainerOptions.WarmStartFrom));
         var train = InMemoryDataset.Load(trainData, "training", layout, Options.FeatureColumnName, Head,
             Options.LabelColumnName, Options.ExampleWeightColumnName, spec0, classNames, device);
         InMemoryDataset? val = null;
@@ -139,12 +146,13 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
         var network = arch.Build(spec.OutputSize, Options.Initializer);
         if (warmStart is null)
         {
-            if (Options.Transfer is not null && (Options.Transfer.FreezeBlocks > 0 || Options.Transfer.FreezeModules is { Count: > 0 } || Options.Transfer.ReplaceOutputLayer))
+            if (Options.Transfer is { } t && (t.FreezeBlocks > 0 || t.FreezeModules is { Count: > 0 } || t.ReinitializedPrefixes().Count > 0))
                 throw new ArgumentException("Transfer freezes or replaces layers of a trained model, but WarmStartFrom is not set. " +
                                             "Set WarmStartFrom to the trained model (DeepTransformer.Load(path)) or remove Transfer.", nameof(TrainerOptions.Transfer));
             return network;
         }
-        bool replaceOutput = Options.Transfer?.ReplaceOutputLayer == true;
+        var reinit = Options.Transfer?.ReinitializedPrefixes() ?? Array.Empty<string>();
+        bool replaceOutput = Options.Transfer?.ReplacesOutput == true;
         if (warmStart.Kind != Kind || (!replaceOutput && warmStart.Spec.OutputSize != spec.OutputSize))
             throw new ArgumentException(
                 $"WarmStartFrom holds a {warmStart.Kind} model with {warmStart.Spec.OutputSize} outputs; this trainer needs {Kind} with {spec.OutputSize}." +
@@ -152,7 +160,7 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
                 nameof(TrainerOptions.WarmStartFrom));
         try
         {
-            if (replaceOutput) TransferLearning.CopyAllBut(warmStart.Network, network, TransferLearning.OutputLayer);
+            if (reinit.Count > 0) TransferLearning.CopyAllBut(warmStart.Network, network, reinit);
             else warmStart.CopyWeightsTo(network);
         }
         catch (Exception e)

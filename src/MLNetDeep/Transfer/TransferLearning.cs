@@ -10,15 +10,15 @@ internal static class TransferLearning
     /// <summary>The dense head's output layer (every family shares <c>DenseHeadModule</c>).</summary>
     public const string OutputLayer = "head.layers.output";
 
-    /// <summary>Copies every state entry (parameters and buffers) except those under <paramref name="skipPrefix"/>; shapes must match.</summary>
-    public static void CopyAllBut(nn.Module source, nn.Module target, string skipPrefix)
+    /// <summary>Copies every state entry (parameters and buffers) except those under the <paramref name="skipPrefixes"/>; shapes must match.</summary>
+    public static void CopyAllBut(nn.Module source, nn.Module target, IReadOnlyList<string> skipPrefixes)
     {
         using var _ = no_grad();
         var from = source.state_dict();
         var to = target.state_dict();
         foreach (var (name, t) in to)
         {
-            if (TransferOptions.Matches(name, skipPrefix) || name.StartsWith(skipPrefix + ".", StringComparison.Ordinal)) continue;
+            if (skipPrefixes.Any(p => TransferOptions.Matches(name, p))) continue;
             if (!from.TryGetValue(name, out var s))
                 throw new ArgumentException($"the saved model has no '{name}'.");
             if (!s.shape.SequenceEqual(t.shape))

@@ -27,6 +27,13 @@ public sealed class TransferOptions
     /// </summary>
     public bool ReplaceOutputLayer { get; init; }
 
+    /// <summary>
+    /// Modules (name prefixes) that start from a fresh initialisation instead of the saved weights, e.g. "head" to keep
+    /// only the convolutional body. The output layer must be among them (or <see cref="ReplaceOutputLayer"/> set) when
+    /// the class count differs. Null = none.
+    /// </summary>
+    public IReadOnlyList<string>? ReinitializeModules { get; init; }
+
     /// <summary>Learning-rate multiplier for every trainable parameter outside the head ("head.*"). Default 1.</summary>
     public double BodyLearningRateMultiplier { get; init; } = 1.0;
 
@@ -49,6 +56,17 @@ public sealed class TransferOptions
                     throw new ArgumentOutOfRangeException(nameof(LearningRateMultipliers), m,
                         $"Transfer.LearningRateMultipliers[\"{prefix}\"] must be a finite number >= 0. Received: {m}");
     }
+
+    /// <summary>The module-name prefixes that keep their fresh initialisation.</summary>
+    internal IReadOnlyList<string> ReinitializedPrefixes()
+    {
+        var list = ReinitializeModules?.ToList() ?? new List<string>();
+        if (ReplaceOutputLayer) list.Add(TransferLearning.OutputLayer);
+        return list;
+    }
+
+    /// <summary>Whether the output layer is freshly initialised (so the class count may change).</summary>
+    internal bool ReplacesOutput => ReinitializedPrefixes().Any(p => Matches(TransferLearning.OutputLayer, p));
 
     /// <summary>The module-name prefixes to freeze.</summary>
     internal IEnumerable<string> FrozenPrefixes()
