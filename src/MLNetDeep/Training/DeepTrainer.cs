@@ -126,7 +126,7 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
             }
             try
             {
-                RunEpochs(network, train, val, history, rng, channel);
+                RunEpochs(network, train, val, history, seed, channel);
             }
             catch (DivergedSignal d)
             {
@@ -192,7 +192,7 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
     /// </summary>
     protected virtual Tensor AugmentFeatures(Tensor features) => features;
 
-    private void RunEpochs(DeepNetwork network, InMemoryDataset train, InMemoryDataset? val, TrainingHistory history, Random rng, IChannel? channel)
+    private void RunEpochs(DeepNetwork network, InMemoryDataset train, InMemoryDataset? val, TrainingHistory history, int seed, IChannel? channel)
     {
         var groups = CreateParameterGroups(network);
         var trainable = groups.SelectMany(g => g.Parameters).ToList();
@@ -215,9 +215,23 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
         foreach (var cb in callbacks) cb.OnTrainBegin(context);
 
         long globalStep = 0;
+        int firstEpoch = 1;
+        var ckpt = Options.Checkpoints;
+        if (ckpt is { Resume: true } && TrainingCheckpoint.Exists(ckpt.Directory))
+        {
+            var info = TrainingCheckpoint.Load(ckpt.Directory, network, updater);
+            if (info.Seed != Options.Seed)
+                throw new ArgumentException($"The checkpoint in '{ckpt.Directory}' was written with Seed={info.Seed?.ToString() ?? "null"}; this run has Seed={Options.Seed?.ToString() ?? "null"}. " +
+                                            "Use the interrupted run's seed, or another Checkpoints.Directory.", nameof(TrainerOptions.Seed));
+            (firstEpoch, globalStep) = (info.Epoch + 1, info.GlobalStep);
+            history.Epochs.AddRange(info.History.Epochs);
+            history.Diagnostics.AddRange(info.History.Diagnostics);
+            history.StoppedEpoch = info.Epoch;
+            channel?.Info(MessageSensitivity.None, $"resuming from the checkpoint of epoch {info.Epoch} in '{ckpt.Directory}'");
+        }
         var epochTimes = new List<double>();
         string? diverged = null;
-        for (int epoch = 1; epoch <= Options.Epochs && diverged is null; epoch++)
+        for (int epoch = firstEpoch; epoch <= Options.Epochs && diverged is null; epoch++)
         {
             var sw = Stopwatch.StartNew();
             context.Epoch = epoch;
@@ -225,10 +239,12 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
             SetTrainingMode(network);
             double lossSum = 0;
             double rate = baseRate;
-            using (var perm = Options.Shuffle ? tensor(InMemoryDataset.Permutation(n, rng)) : null)
+            // Each epoch's shuffle comes from (seed, epoch) alone, so a resumed run shuffles as an uninterrupted one.
+            using (var perm = Options.Shuffle ? tensor(InMemoryDataset.Permutation(n, new Random(unchecked(seed * 1_000_003 + epoch)))) : null)
             {
                 for (long b = 0; b < steps; b++)
                 {
+                    Options.CancellationToken.ThrowIfCancellationRequested();
                     using var scope = NewDisposeScope();
                     rate = schedule.RateAt(baseRate, globalStep, epoch - 1);
                     updater.SetLearningRate(rate);
@@ -280,6 +296,8 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
                 context.StopTraining = true;
                 context.StopReason = reason;
             }
+            if (ckpt is not null && (epoch % ckpt.EveryEpochs == 0 || epoch == Options.Epochs || context.StopTraining))
+                TrainingCheckpoint.Save(ckpt.Directory, new CheckpointInfo { Epoch = epoch, GlobalStep = globalStep, Seed = Options.Seed, History = history }, network, updater);
             if (context.StopTraining)
             {
                 history.StopReason = context.StopReason ?? $"stopped by a callback after epoch {epoch}";

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using MLNetDeep.Checkpoints;
 using MLNetDeep.Diagnostics;
 using MLNetDeep.EarlyStopping;
 using MLNetDeep.Initializers;
@@ -53,6 +54,10 @@ public abstract class TrainerOptions
     public DiagnosticsOptions? Diagnostics { get; set; }
     /// <summary>Freezing, a fresh output layer and learning-rate multipliers when starting from <see cref="WarmStartFrom"/>. Null = plain warm start.</summary>
     public TransferOptions? Transfer { get; set; }
+    /// <summary>Periodic checkpoints to a folder and resuming from the last one. Null = none.</summary>
+    public CheckpointOptions? Checkpoints { get; set; }
+    /// <summary>Cancels training between two batches (OperationCanceledException); with <see cref="Checkpoints"/> a later Fit resumes.</summary>
+    [JsonIgnore] public CancellationToken CancellationToken { get; set; }
 
     /// <summary>Held-out data scored after every epoch (same columns as the training data).</summary>
     [JsonIgnore] public IDataView? ValidationData { get; set; }
@@ -88,5 +93,6 @@ public abstract class TrainerOptions
         (Regularization ?? new RegularizationOptions()).Validate();
         Diagnostics?.Validate();
         Transfer?.Validate();
+        Checkpoints?.Validate();
     }
 }

@@ -1,0 +1,60 @@
+using Microsoft.ML;
+using MLNetDeep.Augmentation;
+using MLNetDeep.Checkpoints;
+using MLNetDeep.Tests.Control;
+using MLNetDeep.Trainers;
+using Xunit;
+
+namespace MLNetDeep.Tests.Checkpoints;
+
+public class ResumeTests
+{
+    private static readonly MLContext Ml = new(seed: 1);
+    private static readonly Lazy<(IDataView Train, IDataView Test)> Small = new(() => ControlKit.Data(Ml, 600, 300));
+
+    private static CnnOptions Options()
+    {
+        // Dropout and augmentation draw from the torch generator; shuffling from the seed: all must resume exactly.
+        var o = ControlKit.Mlp(new[] { 32, 16 }, epochs: 4, dropout: 0.3);
+        o.Augmentation = new ImageAugmentation { HorizontalFlipProbability = 0.5, NoiseStd = 0.05 };
+        return o;
+    }
+
+    [Fact]
+    public void Resuming_after_cancellation_equals_an_uninterrupted_run()
+    {
+        using var straight = ControlKit.Fit(Options(), Small.Value.Train, Small.Value.Test);
+
+        var dir = Path.Combine(Path.GetTempPath(), "mlnetdeep-ckpt-" + Guid.NewGuid().ToString("N")[..8]);
+        using var cts = new CancellationTokenSource();
+        var first = Options();
+        first.Checkpoints = new CheckpointOptions { Directory = dir };
+        first.CancellationToken = cts.Token;
+        first.Callbacks.Add(new ControlKit.Hook { BatchEnd = (c, b, _) => { if (c.Epoch == 3 && b == 4) cts.Cancel(); } });
+        Assert.ThrowsAny<OperationCanceledException>(() => ControlKit.Fit(first, Small.Value.Train, Small.Value.Test));
+        Assert.True(File.Exists(Path.Combine(dir, "info.json")));
+
+        var second = Options();
+        second.Checkpoints = new CheckpointOptions { Directory = dir };
+        using var resumed = ControlKit.Fit(second, Small.Value.Train, Small.Value.Test);
+
+        Assert.Equal(4, resumed.History.Epochs.Count);
+        Assert.Equal(straight.History.Epochs.Select(e => e.TrainLoss), resumed.History.Epochs.Select(e => e.TrainLoss));
+        foreach (var ((name, a), (_, b)) in ControlKit.Weights(straight.Network).Zip(ControlKit.Weights(resumed.Network)))
+            Assert.True(ControlKit.Flat(a).SequenceEqual(ControlKit.Flat(b)), $"{name} differs");
+        Directory.Delete(dir, true);
+    }
+
+    [Fact]
+    public void A_checkpoint_from_another_seed_is_refused()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "mlnetdeep-ckpt-" + Guid.NewGuid().ToString("N")[..8]);
+        var o = ControlKit.Mlp(new[] { 8 }, epochs: 1);
+        o.Checkpoints = new CheckpointOptions { Directory = dir };
+        using (ControlKit.Fit(o, Small.Value.Train)) { }
+        o.Seed = 99;
+        o.Epochs = 2;
+        Assert.Contains("Seed=3; this run has Seed=99", Assert.ThrowsAny<ArgumentException>(() => ControlKit.Fit(o, Small.Value.Train)).Message);
+        Directory.Delete(dir, true);
+    }
+}
