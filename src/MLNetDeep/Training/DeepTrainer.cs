@@ -10,6 +10,7 @@ using MLNetDeep.MLNetInternals;
 using MLNetDeep.Models;
 using MLNetDeep.Optimizers;
 using MLNetDeep.Persistence;
+using MLNetDeep.Pretraining;
 using MLNetDeep.Regularization;
 using MLNetDeep.Runtime;
 using MLNetDeep.Schedules;
@@ -110,6 +111,7 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
             var network = CreateNetwork(arch, train.Spec, warmStart);
             network.to(device);
             var history = new TrainingHistory { TrainingRows = train.Count, ValidationRows = val?.Count ?? 0 };
+            if (Options.Pretraining is { } pre) Pretrain(network, pre, train, layout, device, history, channel);
             DeepTransformer Result()
             {
                 network.eval();
@@ -170,6 +172,19 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
                 $"Use the same architecture options as the saved model. Details: {e.Message}", nameof(TrainerOptions.WarmStartFrom), e);
         }
         return network;
+    }
+
+    /// <summary>Greedy layer-wise autoencoder pretraining on the training rows and/or the unlabeled rows.</summary>
+    private void Pretrain(DeepNetwork network, PretrainingOptions pre, InMemoryDataset train, FeatureLayout layout, Device device,
+        TrainingHistory history, IChannel? channel)
+    {
+        using var scope = NewDisposeScope();
+        var parts = new List<Tensor>();
+        if (pre.IncludeTrainingRows) parts.Add(train.GetBatch(null, 0, train.Count).Features);
+        if (pre.UnlabeledData is { } unlabeled) parts.Add(LayerwisePretrainer.LoadFeatures(unlabeled, layout, Options.FeatureColumnName).to(device));
+        var all = parts.Count == 1 ? parts[0] : cat(parts, 0);
+        history.Pretraining.AddRange(LayerwisePretrainer.Run(network, pre, all, pre.BatchSize ?? Options.BatchSize,
+            m => channel?.Info(MessageSensitivity.None, m)));
     }
 
     /// <summary>

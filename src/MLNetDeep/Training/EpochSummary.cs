@@ -62,4 +62,6 @@ public sealed class TrainingHistory
     public int? RestoredEpoch { get; set; }
     /// <summary>Per-epoch, per-layer diagnostics when <c>TrainerOptions.Diagnostics</c> is set.</summary>
     public List<MLNetDeep.Diagnostics.EpochDiagnostics> Diagnostics { get; init; } = new();
+    /// <summary>Reconstruction errors of layer-wise pretraining, when <c>TrainerOptions.Pretraining</c> is set.</summary>
+    public List<MLNetDeep.Pretraining.PretrainingLayerResult> Pretraining { get; init; } = new();
 }

@@ -4,6 +4,7 @@ using MLNetDeep.Diagnostics;
 using MLNetDeep.EarlyStopping;
 using MLNetDeep.Initializers;
 using MLNetDeep.Optimizers;
+using MLNetDeep.Pretraining;
 using MLNetDeep.Regularization;
 using MLNetDeep.Runtime;
 using MLNetDeep.Schedules;
@@ -54,6 +55,8 @@ public abstract class TrainerOptions
     public DiagnosticsOptions? Diagnostics { get; set; }
     /// <summary>Freezing, a fresh output layer and learning-rate multipliers when starting from <see cref="WarmStartFrom"/>. Null = plain warm start.</summary>
     public TransferOptions? Transfer { get; set; }
+    /// <summary>Greedy layer-wise autoencoder pretraining of the dense hidden layers on unlabeled rows before supervised training. Null = none.</summary>
+    public PretrainingOptions? Pretraining { get; set; }
     /// <summary>Periodic checkpoints to a folder and resuming from the last one. Null = none.</summary>
     public CheckpointOptions? Checkpoints { get; set; }
     /// <summary>Cancels training between two batches (OperationCanceledException); with <see cref="Checkpoints"/> a later Fit resumes.</summary>
@@ -94,5 +97,6 @@ public abstract class TrainerOptions
         Diagnostics?.Validate();
         Transfer?.Validate();
         Checkpoints?.Validate();
+        Pretraining?.Validate();
     }
 }
