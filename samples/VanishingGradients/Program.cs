@@ -1,7 +1,7 @@
 // The classic experiment on why deep nets were hard to train: a deep sigmoid MLP with a small random
 // initialisation barely learns because its early layers' gradients vanish; the same depth with ReLU + He
 // initialisation, or with batch norm, trains. Writes the diagnostics (CSV/JSON) and PNG plots.
-//   dotnet run -c Release --project samples/VanishingGradients -- [--train 5000] [--epochs 5] [--depth 10] [--out vanishing-gradients]
+//   dotnet run -c Release --project samples/VanishingGradients -- [--train 5000] [--epochs 5] [--depth 10] [--width 64] [--lr 0.02] [--out vanishing-gradients]
 using Microsoft.ML;
 using MLNetDeep.Activations;
 using MLNetDeep.Datasets;
@@ -15,7 +15,7 @@ using MLNetDeep.Trainers;
 using MLNetDeep.Training;
 
 int trainRows = Arg("--train", 5000), epochs = Arg("--epochs", 5), depth = Arg("--depth", 10), width = Arg("--width", 64);
-double lr = double.Parse(ArgS("--lr", "0.1"), System.Globalization.CultureInfo.InvariantCulture);
+double lr = double.Parse(ArgS("--lr", "0.02"), System.Globalization.CultureInfo.InvariantCulture);
 string outDir = ArgS("--out", "vanishing-gradients");
 
 var ml = new MLContext(seed: 1);
