@@ -17,6 +17,7 @@ public static class TrainingPlots
     public static string SaveLoss(TrainingHistory history, string path, string? title = null)
     {
         var plot = NewPlot(title ?? "Loss", "epoch", "loss");
+        EpochAxis(plot);
         var x = history.Epochs.Select(e => (double)e.Epoch).ToArray();
         Line(plot, x, history.Epochs.Select(e => e.TrainLoss).ToArray(), "training loss");
         if (history.Epochs.Any(e => e.ValidationLoss is not null))
@@ -29,6 +30,7 @@ public static class TrainingPlots
     public static string SaveMetrics(TrainingHistory history, string path, string? title = null)
     {
         var plot = NewPlot(title ?? "Validation metrics", "epoch", "value");
+        EpochAxis(plot);
         var x = history.Epochs.Select(e => (double)e.Epoch).ToArray();
         foreach (var m in history.Epochs.SelectMany(e => e.ValidationMetrics.Keys).Distinct())
             Line(plot, x, history.Epochs.Select(e => e.ValidationMetrics.TryGetValue(m, out var v) ? v : double.NaN).ToArray(), "val_" + m);
@@ -40,6 +42,7 @@ public static class TrainingPlots
     public static string SaveLearningRate(TrainingHistory history, string path)
     {
         var plot = NewPlot("Learning rate", "epoch", "learning rate");
+        EpochAxis(plot);
         Line(plot, history.Epochs.Select(e => (double)e.Epoch).ToArray(), history.Epochs.Select(e => e.LearningRate).ToArray(), "learning rate");
         return Save(plot, path);
     }
@@ -50,6 +53,7 @@ public static class TrainingPlots
         if (history.Diagnostics.Count == 0)
             throw new ArgumentException("The history has no diagnostics. Train with TrainerOptions.Diagnostics = new DiagnosticsOptions().", nameof(history));
         var plot = NewPlot(title ?? "Gradient norm per layer", "epoch", "mean gradient L2 norm (log10)");
+        EpochAxis(plot);
         var layers = history.Diagnostics[0].Layers.Select(l => l.Layer).ToList();
         var x = history.Diagnostics.Select(d => (double)d.Epoch).ToArray();
         var colormap = new ScottPlot.Colormaps.Viridis();
@@ -96,6 +100,9 @@ public static class TrainingPlots
         if (history.Diagnostics.Count > 0) paths.Add(SaveGradientNorms(history, Path.Combine(directory, "gradient-norms.png")));
         return paths;
     }
+
+    private static void EpochAxis(Plot plot) =>
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
 
     private static double Log10(double v) => v > 0 ? Math.Log10(v) : double.NaN;
 
