@@ -16,6 +16,7 @@ internal sealed class WeightSnapshot : IDisposable
     public static WeightSnapshot Capture(nn.Module network)
     {
         using var _ = no_grad();
+        using var scope = NewDisposeScope(); // the detached views are temporary; the clones are kept
         var state = network.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone().DetachFromDisposeScope());
         return new WeightSnapshot(state);
     }
@@ -24,6 +25,7 @@ internal sealed class WeightSnapshot : IDisposable
     public void Restore(nn.Module network)
     {
         using var _ = no_grad();
+        using var scope = NewDisposeScope();
         foreach (var (name, target) in network.state_dict())
             if (_state.TryGetValue(name, out var saved)) target.copy_(saved);
     }

@@ -110,6 +110,7 @@ internal sealed class GradientMonitor : IDisposable
     public EpochDiagnostics EndEpoch(int epoch)
     {
         _sampling = false;
+        using var scope = NewDisposeScope();
         var result = new EpochDiagnostics { Epoch = epoch };
         double[] grad = Read(_gradSum, _weights.Count), gmax = Read(_gradMax, _weights.Count), ratio = Read(_ratioSum, _weights.Count);
         using (no_grad())
