@@ -73,6 +73,22 @@ public class VanishingGradientTests
     }
 
     [Fact]
+    public void A_too_large_initialisation_raises_the_exploding_warning_while_clipping_keeps_training_finite()
+    {
+        var options = ControlKit.Mlp(new[] { 64, 64, 64 }, new Relu(), epochs: 1);
+        options.Initializer = new RandomNormal { Std = 1.0 }; // ~10x He scale: activations and gradients blow up with depth
+        options.Optimizer = new Sgd { LearningRate = 1e-3 };
+        options.Regularization = new MLNetDeep.Regularization.RegularizationOptions { GradientClipNorm = 1 };
+        options.Diagnostics = new DiagnosticsOptions();
+        using var model = ControlKit.Fit(options, Small.Value.Train);
+        var d = model.History.Diagnostics.Single();
+        _out.WriteLine(string.Join("\n", d.Warnings));
+        Assert.Contains(d.Warnings, w => w.StartsWith("Exploding gradients at epoch 1"));
+        Assert.True(d.Layers.Max(l => l.MaxGradientNorm) > 1e3);
+        Assert.True(double.IsFinite(model.History.Epochs[0].TrainLoss));
+    }
+
+    [Fact]
     public void Activation_statistics_count_dead_relu_units_and_update_ratios()
     {
         var options = ControlKit.Mlp(new[] { 16, 16 }, new Relu(), epochs: 1);
