@@ -86,6 +86,14 @@ public class VanishingGradientTests
         Assert.Contains(d.Warnings, w => w.StartsWith("Exploding gradients at epoch 1"));
         Assert.True(d.Layers.Max(l => l.MaxGradientNorm) > 1e3);
         Assert.True(double.IsFinite(model.History.Epochs[0].TrainLoss));
+
+        // The diagnostics are part of the history saved with the model.
+        using var ms = new MemoryStream();
+        model.Save(ms);
+        ms.Position = 0;
+        using var loaded = MLNetDeep.Scoring.DeepTransformer.Load(ms);
+        Assert.Equal(d.Warnings, loaded.History.Diagnostics.Single().Warnings);
+        Assert.Equal(d.Layers.Select(l => l.GradientNorm), loaded.History.Diagnostics.Single().Layers.Select(l => l.GradientNorm));
     }
 
     [Fact]
