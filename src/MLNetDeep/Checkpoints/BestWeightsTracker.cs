@@ -32,5 +32,15 @@ internal sealed class BestWeightsTracker : IDisposable
         return BestEpoch;
     }
 
+    /// <summary>For checkpoints: the best value so far and the snapshot.</summary>
+    internal (double Best, WeightSnapshot? Snapshot) State => (_best, _snapshot);
+
+    /// <summary>Restores the state saved in a checkpoint (takes ownership of the snapshot).</summary>
+    internal void SetState(double best, int? bestEpoch, WeightSnapshot? snapshot)
+    {
+        _snapshot?.Dispose();
+        (_best, BestEpoch, _snapshot) = (best, bestEpoch, snapshot);
+    }
+
     public void Dispose() => _snapshot?.Dispose();
 }

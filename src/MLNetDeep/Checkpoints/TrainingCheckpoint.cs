@@ -15,6 +15,12 @@ internal sealed class CheckpointInfo
     public long GlobalStep { get; init; }
     public int? Seed { get; init; }
     public TrainingHistory History { get; init; } = new();
+    // Early stopping and best-weights trackers, so a resumed run stops and restores as an uninterrupted one.
+    public double? EarlyStoppingBest { get; init; }
+    public int? EarlyStoppingBestEpoch { get; init; }
+    public int EarlyStoppingWait { get; init; }
+    public double TrackerBest { get; init; } = double.PositiveInfinity;
+    public int? TrackerBestEpoch { get; init; }
 }
 
 /// <summary>
@@ -24,7 +30,40 @@ internal sealed class CheckpointInfo
 /// </summary>
 internal static class TrainingCheckpoint
 {
-    private const string Info = "info.json", Weights = "weights.bin", OptimizerState = "optimizer.bin", Rng = "rng.bin";
+    private const string Info = "info.json", Weights = "weights.bin", OptimizerState = "optimizer.bin", Rng = "rng.bin", Best = "best.bin";
+
+    /// <summary>The info with the trackers' counters filled in.</summary>
+    public static CheckpointInfo Describe(int epoch, long globalStep, int? seed, TrainingHistory history,
+        EarlyStopping.EarlyStoppingMonitor? stopper, BestWeightsTracker tracker) => new()
+    {
+        Epoch = epoch, GlobalStep = globalStep, Seed = seed, History = history,
+        EarlyStoppingBest = stopper?.State.BestValue, EarlyStoppingBestEpoch = stopper?.State.BestEpoch, EarlyStoppingWait = stopper?.State.Wait ?? 0,
+        TrackerBest = tracker.State.Best, TrackerBestEpoch = tracker.BestEpoch,
+    };
+
+    /// <summary>Writes the trackers' weight snapshots (when present).</summary>
+    public static void SaveSnapshots(string directory, EarlyStopping.EarlyStoppingMonitor? stopper, BestWeightsTracker tracker)
+    {
+        var infoPath = Path.Combine(directory, Info);
+        if (File.Exists(infoPath)) File.Delete(infoPath); // the checkpoint is incomplete until info.json is back
+        using var w = new BinaryWriter(File.Create(Path.Combine(directory, Best)));
+        foreach (var snap in new[] { stopper?.State.Snapshot, tracker.State.Snapshot })
+        {
+            w.Write(snap is not null);
+            snap?.Save(w);
+        }
+    }
+
+    /// <summary>Puts the trackers back as they were when the checkpoint was written.</summary>
+    public static void LoadSnapshots(string directory, CheckpointInfo info, EarlyStopping.EarlyStoppingMonitor? stopper, BestWeightsTracker tracker)
+    {
+        using var r = new BinaryReader(File.OpenRead(Path.Combine(directory, Best)));
+        var es = r.ReadBoolean() ? WeightSnapshot.Load(r) : null;
+        var tr = r.ReadBoolean() ? WeightSnapshot.Load(r) : null;
+        if (stopper is not null) stopper.SetState(info.EarlyStoppingBest, info.EarlyStoppingBestEpoch, info.EarlyStoppingWait, es);
+        else es?.Dispose();
+        tracker.SetState(info.TrackerBest, info.TrackerBestEpoch, tr);
+    }
 
     public static bool Exists(string directory) => File.Exists(Path.Combine(directory, Info));
 

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MLNetDeep.Checkpoints;
@@ -28,6 +29,30 @@ internal sealed class WeightSnapshot : IDisposable
         using var scope = NewDisposeScope();
         foreach (var (name, target) in network.state_dict())
             if (_state.TryGetValue(name, out var saved)) target.copy_(saved);
+    }
+
+    /// <summary>Writes the copies (names and tensors) for a checkpoint.</summary>
+    public void Save(BinaryWriter writer)
+    {
+        writer.Write(_state.Count);
+        foreach (var (name, t) in _state)
+        {
+            writer.Write(name);
+            t.Save(writer);
+        }
+    }
+
+    /// <summary>Reads what <see cref="Save"/> wrote.</summary>
+    public static WeightSnapshot Load(BinaryReader reader)
+    {
+        int n = reader.ReadInt32();
+        var state = new Dictionary<string, Tensor>(n);
+        for (int i = 0; i < n; i++)
+        {
+            var name = reader.ReadString();
+            state[name] = TorchSharp.TensorExtensionMethods.Load(reader).DetachFromDisposeScope();
+        }
+        return new WeightSnapshot(state);
     }
 
     public void Dispose()

@@ -122,5 +122,15 @@ internal sealed class EarlyStoppingMonitor : IDisposable
         return BestEpoch;
     }
 
+    /// <summary>For checkpoints: the counters and the best snapshot.</summary>
+    internal (double? BestValue, int? BestEpoch, int Wait, WeightSnapshot? Snapshot) State => (BestValue, BestEpoch, _wait, _best);
+
+    /// <summary>Restores the state saved in a checkpoint (takes ownership of the snapshot).</summary>
+    internal void SetState(double? bestValue, int? bestEpoch, int wait, WeightSnapshot? snapshot)
+    {
+        _best?.Dispose();
+        (BestValue, BestEpoch, _wait, _best) = (bestValue, bestEpoch, wait, snapshot);
+    }
+
     public void Dispose() => _best?.Dispose();
 }

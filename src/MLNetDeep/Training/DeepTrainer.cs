@@ -235,6 +235,7 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
         if (ckpt is { Resume: true } && TrainingCheckpoint.Exists(ckpt.Directory))
         {
             var info = TrainingCheckpoint.Load(ckpt.Directory, network, updater);
+            TrainingCheckpoint.LoadSnapshots(ckpt.Directory, info, stopper, best);
             if (info.Seed != Options.Seed)
                 throw new ArgumentException($"The checkpoint in '{ckpt.Directory}' was written with Seed={info.Seed?.ToString() ?? "null"}; this run has Seed={Options.Seed?.ToString() ?? "null"}. " +
                                             "Use the interrupted run's seed, or another Checkpoints.Directory.", nameof(TrainerOptions.Seed));
@@ -312,7 +313,12 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
                 context.StopReason = reason;
             }
             if (ckpt is not null && (epoch % ckpt.EveryEpochs == 0 || epoch == Options.Epochs || context.StopTraining))
-                TrainingCheckpoint.Save(ckpt.Directory, new CheckpointInfo { Epoch = epoch, GlobalStep = globalStep, Seed = Options.Seed, History = history }, network, updater);
+            {
+                // Snapshots first: info.json, written last, is what marks the checkpoint complete.
+                System.IO.Directory.CreateDirectory(ckpt.Directory);
+                TrainingCheckpoint.SaveSnapshots(ckpt.Directory, stopper, best);
+                TrainingCheckpoint.Save(ckpt.Directory, TrainingCheckpoint.Describe(epoch, globalStep, Options.Seed, history, stopper, best), network, updater);
+            }
             if (context.StopTraining)
             {
                 history.StopReason = context.StopReason ?? $"stopped by a callback after epoch {epoch}";

@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using MLNetDeep.Augmentation;
 using MLNetDeep.Checkpoints;
+using MLNetDeep.EarlyStopping;
 using MLNetDeep.Tests.Control;
 using MLNetDeep.Trainers;
 using Xunit;
@@ -12,11 +13,18 @@ public class ResumeTests
     private static readonly MLContext Ml = new(seed: 1);
     private static readonly Lazy<(IDataView Train, IDataView Test)> Small = new(() => ControlKit.Data(Ml, 600, 300));
 
+    private readonly Xunit.Abstractions.ITestOutputHelper _out;
+    public ResumeTests(Xunit.Abstractions.ITestOutputHelper output) => _out = output;
+
     private static CnnOptions Options()
     {
         // Dropout and augmentation draw from the torch generator; shuffling from the seed: all must resume exactly.
         var o = ControlKit.Mlp(new[] { 32, 16 }, epochs: 4, dropout: 0.3);
         o.Augmentation = new ImageAugmentation { HorizontalFlipProbability = 0.5, NoiseStd = 0.05 };
+        // Early stopping's counters and best snapshot are checkpointed too. "Best" = highest training loss, i.e.
+        // epoch 1: the weights restored at the end come from a snapshot taken before the interruption.
+        o.EarlyStopping = new EarlyStoppingOptions { Monitor = "loss", Mode = MonitorMode.Max, Patience = 10 };
+        o.Epochs = 6;
         return o;
     }
 
@@ -38,7 +46,13 @@ public class ResumeTests
         second.Checkpoints = new CheckpointOptions { Directory = dir };
         using var resumed = ControlKit.Fit(second, Small.Value.Train, Small.Value.Test);
 
-        Assert.Equal(4, resumed.History.Epochs.Count);
+        _out.WriteLine($"{resumed.History.StopReason}; best epoch {resumed.History.BestEpoch}, restored {resumed.History.RestoredEpoch}");
+        Assert.Equal(straight.History.Epochs.Count, resumed.History.Epochs.Count);
+        Assert.True(resumed.History.Epochs.Count > 3, "stopped before the interruption; the test proves nothing");
+        Assert.Equal(straight.History.StopReason, resumed.History.StopReason);
+        Assert.Equal(1, straight.History.RestoredEpoch);
+        Assert.Equal(1, resumed.History.RestoredEpoch);
+        Assert.Equal(straight.History.BestEpoch, resumed.History.BestEpoch);
         Assert.Equal(straight.History.Epochs.Select(e => e.TrainLoss), resumed.History.Epochs.Select(e => e.TrainLoss));
         foreach (var ((name, a), (_, b)) in ControlKit.Weights(straight.Network).Zip(ControlKit.Weights(resumed.Network)))
             Assert.True(ControlKit.Flat(a).SequenceEqual(ControlKit.Flat(b)), $"{name} differs");
