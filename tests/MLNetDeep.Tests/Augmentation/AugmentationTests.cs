@@ -52,6 +52,23 @@ public class AugmentationTests
         Assert.InRange(noisy.std().item<float>(), 0.48, 0.52);
     }
 
+    [Fact]
+    public void Rotation_and_zoom_change_images_only_with_their_probability()
+    {
+        random.manual_seed(2);
+        var x = zeros(8, 1, 28, 28);
+        x[TensorIndex.Colon, TensorIndex.Colon, TensorIndex.Slice(4, 24), TensorIndex.Slice(10, 14)] = tensor(1f); // a vertical bar
+        var off = new ImageAugmentation { MaxRotationDegrees = 30, MaxScale = 0.2, GeometricProbability = 0 }.Apply(x);
+        Assert.Equal(ControlKit.Flat(x), ControlKit.Flat(off));
+        var on = new ImageAugmentation { MaxRotationDegrees = 30, MaxScale = 0.2 }.Apply(x);
+        for (int i = 0; i < 8; i++)
+        {
+            double diff = (on[i] - x[i]).abs().sum().item<float>(), mass = on[i].sum().item<float>();
+            Assert.True(diff > 1, $"image {i} unchanged");
+            Assert.InRange(mass, 80 * 0.6, 80 * 1.5); // the bar's 80 pixels, rotated/zoomed, not lost
+        }
+    }
+
     private static Tensor Translate(Tensor img, int dy, int dx)
     {
         long h = img.shape[0], w = img.shape[1];
