@@ -243,6 +243,12 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
             history.Epochs.AddRange(info.History.Epochs);
             history.Diagnostics.AddRange(info.History.Diagnostics);
             history.StoppedEpoch = info.Epoch;
+            if (info.History.StopReason.Length > 0)
+            {
+                // That run had already stopped (early stopping, a callback): don't train past its stop.
+                history.StopReason = info.History.StopReason;
+                firstEpoch = Options.Epochs + 1;
+            }
             channel?.Info(MessageSensitivity.None, $"resuming from the checkpoint of epoch {info.Epoch} in '{ckpt.Directory}'");
         }
         var epochTimes = new List<double>();
@@ -312,6 +318,7 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
                 context.StopTraining = true;
                 context.StopReason = reason;
             }
+            if (context.StopTraining) history.StopReason = context.StopReason ?? $"stopped by a callback after epoch {epoch}";
             if (ckpt is not null && (epoch % ckpt.EveryEpochs == 0 || epoch == Options.Epochs || context.StopTraining))
             {
                 // Snapshots first: info.json, written last, is what marks the checkpoint complete.
@@ -319,11 +326,7 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
                 TrainingCheckpoint.SaveSnapshots(ckpt.Directory, stopper, best);
                 TrainingCheckpoint.Save(ckpt.Directory, TrainingCheckpoint.Describe(epoch, globalStep, Options.Seed, history, stopper, best), network, updater);
             }
-            if (context.StopTraining)
-            {
-                history.StopReason = context.StopReason ?? $"stopped by a callback after epoch {epoch}";
-                break;
-            }
+            if (context.StopTraining) break;
         }
         history.BestEpoch = stopper?.BestEpoch ?? best.BestEpoch;
         if (diverged is not null)

@@ -60,6 +60,24 @@ public class ResumeTests
     }
 
     [Fact]
+    public void A_run_that_stopped_early_is_not_trained_further_on_resume()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "mlnetdeep-ckpt-" + Guid.NewGuid().ToString("N")[..8]);
+        var o = ControlKit.Mlp(new[] { 16 }, epochs: 8);
+        o.EarlyStopping = new EarlyStoppingOptions { Monitor = "loss", Mode = MonitorMode.Max, Patience = 1 }; // stops after epoch 2
+        o.Checkpoints = new CheckpointOptions { Directory = dir };
+        using var first = ControlKit.Fit(o, Small.Value.Train);
+        using var again = ControlKit.Fit(o, Small.Value.Train);
+        Assert.Equal(2, first.History.Epochs.Count);
+        Assert.Equal(2, again.History.Epochs.Count);
+        Assert.Equal(first.History.StopReason, again.History.StopReason);
+        Assert.Equal(1, again.History.RestoredEpoch);
+        foreach (var ((_, a), (_, b)) in ControlKit.Weights(first.Network).Zip(ControlKit.Weights(again.Network)))
+            Assert.Equal(ControlKit.Flat(a), ControlKit.Flat(b));
+        Directory.Delete(dir, true);
+    }
+
+    [Fact]
     public void A_checkpoint_from_another_seed_is_refused()
     {
         var dir = Path.Combine(Path.GetTempPath(), "mlnetdeep-ckpt-" + Guid.NewGuid().ToString("N")[..8]);
