@@ -33,3 +33,28 @@ public class BatchNormPlacementTests
         Assert.Equal(model.Transform(test).GetColumn<float[]>("Score").SelectMany(s => s), loaded.Transform(test).GetColumn<float[]>("Score").SelectMany(s => s));
     }
 }
+
+public class BinaryRegularizationTests
+{
+    private sealed class Row
+    {
+        [VectorType(784)] public float[] Features { get; set; } = Array.Empty<float>();
+        public bool Label { get; set; }
+    }
+
+    [Fact]
+    public void Binary_training_takes_label_smoothing_and_balanced_class_weights()
+    {
+        var ml = new MLContext(seed: 1);
+        IDataView View(IEnumerable<MLNetDeep.Datasets.FashionMnistImage> images) =>
+            ml.Data.LoadFromEnumerable(images.Select(i => new Row { Features = i.Features, Label = i.Label == "Trouser" }).ToList());
+        var train = View(MLNetDeep.Tests.Support.TestData.TrainImages(1000));
+        var test = View(MLNetDeep.Tests.Support.TestData.TestImages(500));
+        var options = ControlKit.Mlp(new[] { 16 }, epochs: 2);
+        options.Regularization = new MLNetDeep.Regularization.RegularizationOptions { LabelSmoothing = 0.1, BalanceClasses = true };
+        using var model = new MLNetDeep.Trainers.CnnTrainer(options, MLNetDeep.Training.PredictionKind.BinaryClassification).Fit(train, test);
+        var metrics = ml.BinaryClassification.EvaluateNonCalibrated(model.Transform(test));
+        Assert.True(metrics.Accuracy > 0.9, $"accuracy {metrics.Accuracy}");
+        Assert.True(metrics.PositiveRecall > 0.8, $"recall of the rare class {metrics.PositiveRecall}");
+    }
+}
