@@ -2,6 +2,15 @@ using MLNetDeep.Activations;
 
 namespace MLNetDeep.Models;
 
+/// <summary>Where a block's batch normalisation sits relative to its activation.</summary>
+public enum BatchNormPlacement
+{
+    /// <summary>linear/conv → batch norm → activation (Ioffe &amp; Szegedy, 2015; the usual choice).</summary>
+    BeforeActivation,
+    /// <summary>linear/conv → activation → batch norm (normalises what the next layer sees; often as good in practice).</summary>
+    AfterActivation,
+}
+
 /// <summary>The fully connected head: [input dropout] → (Linear → [BN] → activation → [dropout])* → output layer.</summary>
 public sealed class DenseHead
 {
@@ -15,6 +24,8 @@ public sealed class DenseHead
     public double InputDropout { get; set; } = 0.25;
     /// <summary>Batch norm after each hidden linear layer.</summary>
     public bool BatchNorm { get; set; }
+    /// <summary>Where batch norm goes relative to the activation (with <see cref="BatchNorm"/>). Default before it.</summary>
+    public BatchNormPlacement BatchNormPlacement { get; set; } = BatchNormPlacement.BeforeActivation;
 
     internal void Validate(string owner)
     {

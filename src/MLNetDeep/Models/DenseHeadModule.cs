@@ -19,8 +19,10 @@ internal sealed class DenseHeadModule : nn.Module<Tensor, Tensor>
             var linear = nn.Linear(width, spec.HiddenSizes[i]);
             NetworkInit.InitLayer(linear, initializer, spec.Activation);
             seq.append($"dense{i}", linear);
-            if (spec.BatchNorm) seq.append($"dense{i}_bn", nn.BatchNorm1d(spec.HiddenSizes[i]));
+            bool after = spec.BatchNormPlacement == BatchNormPlacement.AfterActivation;
+            if (spec.BatchNorm && !after) seq.append($"dense{i}_bn", nn.BatchNorm1d(spec.HiddenSizes[i]));
             seq.append($"dense{i}_act", spec.Activation.CreateModule());
+            if (spec.BatchNorm && after) seq.append($"dense{i}_bn", nn.BatchNorm1d(spec.HiddenSizes[i]));
             if (spec.Dropout > 0) seq.append($"dense{i}_dropout", nn.Dropout(spec.Dropout));
             width = spec.HiddenSizes[i];
         }

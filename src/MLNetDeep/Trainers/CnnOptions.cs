@@ -1,3 +1,4 @@
+using MLNetDeep.Augmentation;
 using MLNetDeep.Models;
 using MLNetDeep.Models.Cnn;
 using MLNetDeep.Training;
@@ -24,6 +25,9 @@ public sealed class CnnOptions : TrainerOptions
 
     /// <summary>The dense head. Default: dropout 0.25, Dense 128 + ReLU, dropout 0.5.</summary>
     public DenseHead Head { get; set; } = new();
+
+    /// <summary>Random augmentation of training images (flips, shifts, rotations, scaling, noise); never applied to validation or scoring. Null = none.</summary>
+    public ImageAugmentation? Augmentation { get; set; }
 
     /// <summary>The default convolutional body (also the reference CNN's).</summary>
     public static List<CnnLayer> DefaultLayers() => new()

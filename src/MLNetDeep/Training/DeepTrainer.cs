@@ -2,14 +2,20 @@ using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
+using MLNetDeep.Checkpoints;
 using MLNetDeep.Data;
+using MLNetDeep.Diagnostics;
+using MLNetDeep.EarlyStopping;
 using MLNetDeep.MLNetInternals;
 using MLNetDeep.Models;
 using MLNetDeep.Optimizers;
 using MLNetDeep.Persistence;
+using MLNetDeep.Pretraining;
+using MLNetDeep.Regularization;
 using MLNetDeep.Runtime;
 using MLNetDeep.Schedules;
 using MLNetDeep.Scoring;
+using MLNetDeep.Transfer;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -56,6 +62,7 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
         ArgumentNullException.ThrowIfNull(trainData);
         var total = Stopwatch.StartNew();
         Options.Validate();
+        Options.EarlyStopping?.Validate(validationData is not null || Options.ValidationFraction > 0);
         var arch = CreateArchitecture();
         arch.Validate();
         var layout = arch.Layout;
@@ -77,7 +84,14 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
 
         using var channel = _env?.Start("MLNetDeep");
         var warmStart = Options.WarmStartFrom;
-        var spec0 = warmStart?.Spec;
+        bool replaceOutput = Options.Transfer?.ReplacesOutput == true;
+        // A warm start continues with the saved head (classes, label scaling) unless the output layer is replaced.
+        var spec0 = replaceOutput ? null : warmStart?.Spec;
+        if (spec0 is not null && Kind == PredictionKind.MulticlassClassification && !spec0.ClassNames.SequenceEqual(classNames))
+            throw new ArgumentException(
+                $"WarmStartFrom was trained on {spec0.ClassNames.Length} classes ({string.Join(", ", spec0.ClassNames.Take(10))}) but the label column " +
+                $"'{Options.LabelColumnName}' has {classNames.Length} ({string.Join(", ", classNames.Take(10))}). Map labels with the same MapValueToKey as " +
+                "the saved model, or set Transfer = new TransferOptions { ReplaceOutputLayer = true } to train a new output layer.", nameof(TrainerOptions.WarmStartFrom));
         var train = InMemoryDataset.Load(trainData, "training", layout, Options.FeatureColumnName, Head,
             Options.LabelColumnName, Options.ExampleWeightColumnName, spec0, classNames, device);
         InMemoryDataset? val = null;
@@ -97,18 +111,30 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
             var network = CreateNetwork(arch, train.Spec, warmStart);
             network.to(device);
             var history = new TrainingHistory { TrainingRows = train.Count, ValidationRows = val?.Count ?? 0 };
-            RunEpochs(network, train, val, history, rng, channel);
-            network.eval();
-            history.TotalDuration = total.Elapsed;
-            var description = new ModelDescription
+            if (Options.Pretraining is { } pre) Pretrain(network, pre, train, layout, device, history, channel);
+            DeepTransformer Result()
             {
-                Architecture = arch,
-                Head = train.Spec,
-                FeatureColumnName = Options.FeatureColumnName,
-                ScoringBatchSize = Options.ScoringBatchSize,
-                History = history,
-            };
-            return new DeepTransformer(description, network, device);
+                network.eval();
+                history.TotalDuration = total.Elapsed;
+                var description = new ModelDescription
+                {
+                    Architecture = arch,
+                    Head = train.Spec,
+                    FeatureColumnName = Options.FeatureColumnName,
+                    ScoringBatchSize = Options.ScoringBatchSize,
+                    History = history,
+                };
+                return new DeepTransformer(description, network, device);
+            }
+            try
+            {
+                RunEpochs(network, train, val, history, seed, channel);
+            }
+            catch (DivergedSignal d)
+            {
+                throw new TrainingDivergedException(d.Message, d.HasWeights ? Result() : null, history);
+            }
+            return Result();
         }
         finally
         {
@@ -120,14 +146,24 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
     private DeepNetwork CreateNetwork(NetworkArchitecture arch, HeadSpec spec, DeepTransformer? warmStart)
     {
         var network = arch.Build(spec.OutputSize, Options.Initializer);
-        if (warmStart is null) return network;
-        if (warmStart.Kind != Kind || warmStart.Spec.OutputSize != spec.OutputSize)
+        if (warmStart is null)
+        {
+            if (Options.Transfer is { } t && (t.FreezeBlocks > 0 || t.FreezeModules is { Count: > 0 } || t.ReinitializedPrefixes().Count > 0))
+                throw new ArgumentException("Transfer freezes or replaces layers of a trained model, but WarmStartFrom is not set. " +
+                                            "Set WarmStartFrom to the trained model (DeepTransformer.Load(path)) or remove Transfer.", nameof(TrainerOptions.Transfer));
+            return network;
+        }
+        var reinit = Options.Transfer?.ReinitializedPrefixes() ?? Array.Empty<string>();
+        bool replaceOutput = Options.Transfer?.ReplacesOutput == true;
+        if (warmStart.Kind != Kind || (!replaceOutput && warmStart.Spec.OutputSize != spec.OutputSize))
             throw new ArgumentException(
-                $"WarmStartFrom holds a {warmStart.Kind} model with {warmStart.Spec.OutputSize} outputs; this trainer needs {Kind} with {spec.OutputSize}.",
+                $"WarmStartFrom holds a {warmStart.Kind} model with {warmStart.Spec.OutputSize} outputs; this trainer needs {Kind} with {spec.OutputSize}." +
+                (warmStart.Kind == Kind ? " To reuse its body with a new output layer, set Transfer = new TransferOptions { ReplaceOutputLayer = true }." : ""),
                 nameof(TrainerOptions.WarmStartFrom));
         try
         {
-            warmStart.CopyWeightsTo(network);
+            if (reinit.Count > 0) TransferLearning.CopyAllBut(warmStart.Network, network, reinit);
+            else warmStart.CopyWeightsTo(network);
         }
         catch (Exception e)
         {
@@ -138,14 +174,54 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
         return network;
     }
 
-    private void RunEpochs(DeepNetwork network, InMemoryDataset train, InMemoryDataset? val, TrainingHistory history, Random rng, IChannel? channel)
+    /// <summary>Greedy layer-wise autoencoder pretraining on the training rows and/or the unlabeled rows.</summary>
+    private void Pretrain(DeepNetwork network, PretrainingOptions pre, InMemoryDataset train, FeatureLayout layout, Device device,
+        TrainingHistory history, IChannel? channel)
     {
-        var trainable = network.parameters().Where(p => p.requires_grad).ToList();
-        var weights = network.named_parameters().Where(p => p.parameter.requires_grad && p.parameter.dim() > 1 && p.name.EndsWith("weight")).Select(p => p.parameter).ToList();
-        using var updater = Options.Optimizer.CreateUpdater(new[] { new ParameterGroup("all", trainable) });
+        using var scope = NewDisposeScope();
+        var parts = new List<Tensor>();
+        if (pre.IncludeTrainingRows) parts.Add(train.GetBatch(null, 0, train.Count).Features);
+        if (pre.UnlabeledData is { } unlabeled) parts.Add(LayerwisePretrainer.LoadFeatures(unlabeled, layout, Options.FeatureColumnName).to(device));
+        var all = parts.Count == 1 ? parts[0] : cat(parts, 0);
+        history.Pretraining.AddRange(LayerwisePretrainer.Run(network, pre, all, pre.BatchSize ?? Options.BatchSize,
+            m => channel?.Info(MessageSensitivity.None, m)));
+    }
+
+    /// <summary>
+    /// The parameter groups handed to the optimizer: every trainable parameter, split by learning-rate multiplier
+    /// when <see cref="TrainerOptions.Transfer"/> sets any; frozen parameters are left out.
+    /// </summary>
+    private protected virtual IReadOnlyList<ParameterGroup> CreateParameterGroups(DeepNetwork network) =>
+        Options.Transfer is { } t ? TransferLearning.Groups(network, t) : new[] { new ParameterGroup("all", network.parameters().Where(p => p.requires_grad).ToList()) };
+
+    /// <summary>Puts the network in training mode before each epoch (frozen blocks stay in eval mode: batch-norm statistics don't move).</summary>
+    protected virtual void SetTrainingMode(DeepNetwork network)
+    {
+        network.train();
+        if (Options.Transfer is { } t) TransferLearning.FrozenToEval(network, t);
+    }
+
+    /// <summary>
+    /// Changes a training batch's features before the forward pass (data augmentation). Never called for
+    /// validation or scoring. Default: unchanged. <paramref name="features"/> is [B, ...layout shape].
+    /// </summary>
+    protected virtual Tensor AugmentFeatures(Tensor features) => features;
+
+    private void RunEpochs(DeepNetwork network, InMemoryDataset train, InMemoryDataset? val, TrainingHistory history, int seed, IChannel? channel)
+    {
+        var groups = CreateParameterGroups(network);
+        var trainable = groups.SelectMany(g => g.Parameters).ToList();
+        var weightSet = network.named_parameters().Where(p => p.parameter.dim() > 1 && p.name.EndsWith("weight")).Select(p => p.parameter.Handle).ToHashSet();
+        var weights = trainable.Where(p => weightSet.Contains(p.Handle)).ToList();
+        using var updater = Options.Optimizer.CreateUpdater(groups);
+        using var reg = new Regularizer(Options.Regularization, Kind, trainable, weights, train.RawLabels, train.Spec.ClassNames.Length, trainable.FirstOrDefault()?.device ?? CPU);
+        using var monitor = Options.Diagnostics is null ? null
+            : new GradientMonitor(network, Options.Diagnostics, m => channel?.Warning(MessageSensitivity.None, m));
+        using var stopper = Options.EarlyStopping is null ? null : new EarlyStoppingMonitor(Options.EarlyStopping);
+        using var best = new BestWeightsTracker();
         double baseRate = Options.Optimizer.LearningRate;
         var scheduler = (Options.LearningRateSchedule ?? new ConstantSchedule()).CreateScheduler(baseRate);
-        double l2 = Options.Regularization?.L2 ?? 0;
+        var onNonFinite = Options.Regularization?.OnNonFiniteLoss ?? NonFiniteLossAction.Throw;
         long n = train.Count;
         long batchSize = Math.Min(Options.BatchSize, n);
         long steps = (n + batchSize - 1) / batchSize;
@@ -154,19 +230,43 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
         foreach (var cb in callbacks) cb.OnTrainBegin(context);
 
         long globalStep = 0;
+        int firstEpoch = 1;
+        var ckpt = Options.Checkpoints;
+        if (ckpt is { Resume: true } && TrainingCheckpoint.Exists(ckpt.Directory))
+        {
+            var info = TrainingCheckpoint.Load(ckpt.Directory, network, updater);
+            TrainingCheckpoint.LoadSnapshots(ckpt.Directory, info, stopper, best);
+            if (info.Seed != Options.Seed)
+                throw new ArgumentException($"The checkpoint in '{ckpt.Directory}' was written with Seed={info.Seed?.ToString() ?? "null"}; this run has Seed={Options.Seed?.ToString() ?? "null"}. " +
+                                            "Use the interrupted run's seed, or another Checkpoints.Directory.", nameof(TrainerOptions.Seed));
+            (firstEpoch, globalStep) = (info.Epoch + 1, info.GlobalStep);
+            history.Epochs.AddRange(info.History.Epochs);
+            history.Diagnostics.AddRange(info.History.Diagnostics);
+            history.StoppedEpoch = info.Epoch;
+            if (info.History.StopReason.Length > 0)
+            {
+                // That run had already stopped (early stopping, a callback): don't train past its stop.
+                history.StopReason = info.History.StopReason;
+                firstEpoch = Options.Epochs + 1;
+            }
+            channel?.Info(MessageSensitivity.None, $"resuming from the checkpoint of epoch {info.Epoch} in '{ckpt.Directory}'");
+        }
         var epochTimes = new List<double>();
-        for (int epoch = 1; epoch <= Options.Epochs; epoch++)
+        string? diverged = null;
+        for (int epoch = firstEpoch; epoch <= Options.Epochs && diverged is null; epoch++)
         {
             var sw = Stopwatch.StartNew();
             context.Epoch = epoch;
             foreach (var cb in callbacks) cb.OnEpochBegin(context, epoch);
-            network.train();
+            SetTrainingMode(network);
             double lossSum = 0;
             double rate = baseRate;
-            using (var perm = Options.Shuffle ? tensor(InMemoryDataset.Permutation(n, rng)) : null)
+            // Each epoch's shuffle comes from (seed, epoch) alone, so a resumed run shuffles as an uninterrupted one.
+            using (var perm = Options.Shuffle ? tensor(InMemoryDataset.Permutation(n, new Random(unchecked(seed * 1_000_003 + epoch)))) : null)
             {
                 for (long b = 0; b < steps; b++)
                 {
+                    Options.CancellationToken.ThrowIfCancellationRequested();
                     using var scope = NewDisposeScope();
                     rate = scheduler.RateAt(globalStep, epoch - 1);
                     updater.SetLearningRate(rate);
@@ -174,17 +274,22 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
                     context.LearningRate = rate;
                     long start = b * batchSize, len = Math.Min(batchSize, n - start);
                     var batch = train.GetBatch(perm?.narrow(0, start, len), start, len);
-                    double loss = TrainStep(network, updater, batch, weights, l2, context, callbacks);
+                    monitor?.BeginStep(globalStep);
+                    double loss = TrainStep(network, updater, batch, reg, monitor, context, callbacks);
                     if (!double.IsFinite(loss))
-                        throw new TrainingDivergedException(
-                            $"Training diverged: the loss became {loss} at epoch {epoch}, step {b + 1} of {steps} (learning rate {rate:G4}). " +
-                            "Likely causes: a learning rate too high for this optimizer, unscaled features (e.g. pixel values 0-255 instead of 0-1), " +
-                            "or an initialisation that is too large. Lower Optimizer.LearningRate, scale the features, or add gradient clipping.");
+                    {
+                        diverged = $"Training diverged: the loss became {loss} at epoch {epoch}, step {b + 1} of {steps} (learning rate {rate:G4}). " +
+                                   "Likely causes: a learning rate too high for this optimizer, unscaled features (e.g. pixel values 0-255 instead of 0-1), " +
+                                   "or an initialisation that is too large. Lower Optimizer.LearningRate, scale the features, or add gradient clipping " +
+                                   "(Regularization.GradientClipNorm).";
+                        break;
+                    }
                     lossSum += loss * len;
                     foreach (var cb in callbacks) cb.OnBatchEnd(context, (int)b, loss);
                     globalStep++;
                 }
             }
+            if (diverged is not null) break;
 
             var (valLoss, metrics) = val is null ? ((double?)null, new Dictionary<string, double>()) : Evaluate(network, val);
             sw.Stop();
@@ -202,35 +307,80 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
                 SamplesPerSecond = n / sw.Elapsed.TotalSeconds,
             };
             history.Epochs.Add(summary);
+            history.StoppedEpoch = epoch;
+            if (monitor is not null) history.Diagnostics.Add(monitor.EndEpoch(epoch));
+            best.Offer(network, summary);
             scheduler.OnEpochEnd(summary); // stateful schedules (ReduceOnPlateau) read the epoch's figures
             channel?.Info(MessageSensitivity.None, summary.ToString());
             Options.OnEpochEnd?.Invoke(summary);
             foreach (var cb in callbacks) cb.OnEpochEnd(context, summary);
-            if (context.StopTraining)
+            if (stopper?.OnEpochEnd(network, summary) is string reason && !context.StopTraining)
             {
-                history.StopReason = context.StopReason ?? $"stopped by a callback after epoch {epoch}";
-                break;
+                context.StopTraining = true;
+                context.StopReason = reason;
             }
+            if (context.StopTraining) history.StopReason = context.StopReason ?? $"stopped by a callback after epoch {epoch}";
+            if (ckpt is not null && (epoch % ckpt.EveryEpochs == 0 || epoch == Options.Epochs || context.StopTraining))
+            {
+                // Snapshots first: info.json, written last, is what marks the checkpoint complete.
+                System.IO.Directory.CreateDirectory(ckpt.Directory);
+                TrainingCheckpoint.SaveSnapshots(ckpt.Directory, stopper, best);
+                TrainingCheckpoint.Save(ckpt.Directory, TrainingCheckpoint.Describe(epoch, globalStep, Options.Seed, history, stopper, best), network, updater);
+            }
+            if (context.StopTraining) break;
+        }
+        history.BestEpoch = stopper?.BestEpoch ?? best.BestEpoch;
+        if (diverged is not null)
+        {
+            // Put back the best weights seen so far (if an epoch finished) before stopping or throwing.
+            history.RestoredEpoch = best.Restore(network);
+            if (onNonFinite == NonFiniteLossAction.Throw || history.RestoredEpoch is null)
+                throw new DivergedSignal(diverged + (history.RestoredEpoch is int r
+                    ? $" The best weights so far (epoch {r}) are in the exception's BestModel."
+                    : " No epoch finished, so there are no weights worth keeping."), history.RestoredEpoch is not null);
+            history.StopReason = diverged + $" Restored the weights of epoch {history.RestoredEpoch} (Regularization.OnNonFiniteLoss = StopAndRestoreBest).";
+            channel?.Warning(MessageSensitivity.None, history.StopReason);
+        }
+        else if (stopper?.RestoreBest(network) is int restored)
+        {
+            history.RestoredEpoch = restored;
+            channel?.Info(MessageSensitivity.None, $"restored the weights of epoch {restored} (best {Options.EarlyStopping!.Monitor})");
         }
         if (history.StopReason.Length == 0) history.StopReason = $"completed all {Options.Epochs} epochs";
         foreach (var cb in callbacks) cb.OnTrainEnd(context);
+        if (Options.Transfer is not null) foreach (var p in network.parameters()) p.requires_grad = true;
     }
 
-    private double TrainStep(DeepNetwork network, IParameterUpdater updater, Batch batch, List<TorchSharp.Modules.Parameter> weights, double l2,
+    /// <summary>
+    /// One optimisation step: forward on the (augmented) batch, training loss, backward, diagnostics and callbacks,
+    /// penalty gradients, clipping, optimizer step, post-step constraints. Returns the batch loss; when it is not
+    /// finite, nothing is updated.
+    /// </summary>
+    private double TrainStep(DeepNetwork network, IParameterUpdater updater, Batch batch, Regularizer reg, GradientMonitor? monitor,
         TrainingContext context, List<TrainingCallback> callbacks)
     {
         updater.ZeroGrad();
-        var output = Infer(network, batch.Features, batch.Lengths);
-        var loss = ComputeLoss(output, batch.Labels, batch.Weights);
+        var output = Infer(network, AugmentFeatures(batch.Features), batch.Lengths);
+        var loss = TrainingLoss(output, batch.Labels, batch.Weights, reg);
+        double value = loss.item<float>();
+        if (!double.IsFinite(value)) return value;
         loss.backward();
+        monitor?.OnGradients();
         foreach (var cb in callbacks) cb.OnGradientsComputed(context);
-        if (l2 > 0)
-        {
-            using var _ = no_grad();
-            foreach (var w in weights) w.grad?.add_(w, alpha: l2);
-        }
+        reg.AddPenaltyGradients();
+        context.GradientNorm = reg.ClipGradients();
+        foreach (var cb in callbacks) cb.OnBeforeStep(context);
         updater.Step();
-        return loss.item<float>();
+        reg.AfterStep(context.LearningRate);
+        monitor?.AfterStep();
+        return value;
+    }
+
+    /// <summary>The training loss: the task loss with label smoothing and class weights when set (validation uses the plain loss).</summary>
+    private Tensor TrainingLoss(Tensor output, Tensor labels, Tensor? weights, Regularizer reg)
+    {
+        var combined = reg.CombineWeights(labels, weights);
+        return reg.SmoothedLoss(output, labels) is Tensor perExample ? TaskHead.Reduce(perExample, combined) : ComputeLoss(output, labels, combined);
     }
 
     /// <summary>Validation loss and metrics over a whole data set (eval mode, no gradients).</summary>
@@ -316,5 +466,21 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
 /// <summary>The loss became NaN or infinite; the message names the epoch, step and likely causes.</summary>
 public sealed class TrainingDivergedException : Exception
 {
-    internal TrainingDivergedException(string message) : base(message) { }
+    internal TrainingDivergedException(string message, DeepTransformer? bestModel = null, TrainingHistory? history = null) : base(message)
+    {
+        BestModel = bestModel;
+        History = history;
+    }
+
+    /// <summary>The model with the best weights seen before the loss diverged (null when no epoch finished).</summary>
+    public DeepTransformer? BestModel { get; }
+    /// <summary>The history up to the divergence.</summary>
+    public TrainingHistory? History { get; }
+}
+
+/// <summary>Carries a divergence out of the epoch loop to <c>Fit</c>, which wraps the best model into the public exception.</summary>
+internal sealed class DivergedSignal : Exception
+{
+    public DivergedSignal(string message, bool hasWeights) : base(message) => HasWeights = hasWeights;
+    public bool HasWeights { get; }
 }

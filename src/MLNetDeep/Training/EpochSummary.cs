@@ -54,4 +54,14 @@ public sealed class TrainingHistory
     public long ValidationRows { get; init; }
     /// <summary>Total wall time of the run.</summary>
     public TimeSpan TotalDuration { get; set; }
+    /// <summary>The last epoch that ran (equals the number of epochs in <see cref="Epochs"/>).</summary>
+    public int StoppedEpoch { get; set; }
+    /// <summary>The best epoch by the early-stopping monitor (else by validation loss, else training loss); null when no epoch finished.</summary>
+    public int? BestEpoch { get; set; }
+    /// <summary>The epoch whose weights the trained model holds when they were restored (early stopping, divergence); null = the last epoch's.</summary>
+    public int? RestoredEpoch { get; set; }
+    /// <summary>Per-epoch, per-layer diagnostics when <c>TrainerOptions.Diagnostics</c> is set.</summary>
+    public List<MLNetDeep.Diagnostics.EpochDiagnostics> Diagnostics { get; init; } = new();
+    /// <summary>Reconstruction errors of layer-wise pretraining, when <c>TrainerOptions.Pretraining</c> is set.</summary>
+    public List<MLNetDeep.Pretraining.PretrainingLayerResult> Pretraining { get; init; } = new();
 }

@@ -1,9 +1,14 @@
 using System.Text.Json.Serialization;
+using MLNetDeep.Checkpoints;
+using MLNetDeep.Diagnostics;
+using MLNetDeep.EarlyStopping;
 using MLNetDeep.Initializers;
 using MLNetDeep.Optimizers;
+using MLNetDeep.Pretraining;
 using MLNetDeep.Regularization;
 using MLNetDeep.Runtime;
 using MLNetDeep.Schedules;
+using MLNetDeep.Transfer;
 using MLNetDeep.Scoring;
 using Microsoft.ML;
 
@@ -42,8 +47,20 @@ public abstract class TrainerOptions
     public LearningRateSchedule? LearningRateSchedule { get; set; }
     /// <summary>Weight initializer for every layer. Null = chosen per layer by its activation (He for ReLU, Glorot for tanh/sigmoid, LeCun for SELU).</summary>
     public Initializer? Initializer { get; set; }
-    /// <summary>Penalties and constraints (L2, ...).</summary>
+    /// <summary>Penalties, constraints and stabilisers (L1, L2, weight decay, max-norm, label smoothing, class weights, clipping).</summary>
     public RegularizationOptions Regularization { get; set; } = new();
+    /// <summary>Stop when a monitored loss/metric stops improving, and restore the best epoch's weights. Null = off.</summary>
+    public EarlyStoppingOptions? EarlyStopping { get; set; }
+    /// <summary>Per-layer gradient/weight/activation diagnostics recorded in the history. Null = off.</summary>
+    public DiagnosticsOptions? Diagnostics { get; set; }
+    /// <summary>Freezing, a fresh output layer and learning-rate multipliers when starting from <see cref="WarmStartFrom"/>. Null = plain warm start.</summary>
+    public TransferOptions? Transfer { get; set; }
+    /// <summary>Greedy layer-wise autoencoder pretraining of the dense hidden layers on unlabeled rows before supervised training. Null = none.</summary>
+    public PretrainingOptions? Pretraining { get; set; }
+    /// <summary>Periodic checkpoints to a folder and resuming from the last one. Null = none.</summary>
+    public CheckpointOptions? Checkpoints { get; set; }
+    /// <summary>Cancels training between two batches (OperationCanceledException); with <see cref="Checkpoints"/> a later Fit resumes.</summary>
+    [JsonIgnore] public CancellationToken CancellationToken { get; set; }
 
     /// <summary>Held-out data scored after every epoch (same columns as the training data).</summary>
     [JsonIgnore] public IDataView? ValidationData { get; set; }
@@ -77,5 +94,9 @@ public abstract class TrainerOptions
         Optimizer.Validate();
         LearningRateSchedule?.Validate();
         (Regularization ?? new RegularizationOptions()).Validate();
+        Diagnostics?.Validate();
+        Transfer?.Validate();
+        Checkpoints?.Validate();
+        Pretraining?.Validate();
     }
 }

@@ -14,6 +14,8 @@ public abstract class TrainingCallback
     public virtual void OnEpochBegin(TrainingContext context, int epoch) { }
     /// <summary>After backward() and before the optimizer step: gradients are on the parameters.</summary>
     public virtual void OnGradientsComputed(TrainingContext context) { }
+    /// <summary>After penalty gradients and clipping, just before the optimizer step: the gradients the optimizer will apply.</summary>
+    public virtual void OnBeforeStep(TrainingContext context) { }
     /// <summary>After each optimizer step, with that batch's mean loss.</summary>
     public virtual void OnBatchEnd(TrainingContext context, int batch, double loss) { }
     /// <summary>After each epoch, with its figures (validation included).</summary>
@@ -44,6 +46,8 @@ public sealed class TrainingContext
     public long GlobalStep { get; internal set; }
     /// <summary>Learning rate of the step in progress.</summary>
     public double LearningRate { get; internal set; }
+    /// <summary>Global gradient norm of the step in progress before clipping (set only when Regularization.GradientClipNorm is on).</summary>
+    public double? GradientNorm { get; internal set; }
     /// <summary>Set to true to stop after the current epoch.</summary>
     public bool StopTraining { get; set; }
     /// <summary>Why training was stopped (recorded in the history).</summary>

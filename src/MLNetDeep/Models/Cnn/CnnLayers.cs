@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using MLNetDeep.Activations;
+using MLNetDeep.Models;
 
 namespace MLNetDeep.Models.Cnn;
 
@@ -63,7 +64,7 @@ public abstract class CnnLayer
     }
 }
 
-/// <summary>Convolution → [batch norm] → activation → [pooling] → [dropout].</summary>
+/// <summary>Convolution → [batch norm] → activation → [pooling] → [dropout] (batch norm after the activation with <see cref="BatchNormPlacement.AfterActivation"/>).</summary>
 public sealed class ConvBlock : CnnLayer
 {
     /// <summary>Creates a block with 32 filters, 3×3 kernel, "same" padding, batch norm and ReLU.</summary>
@@ -76,6 +77,9 @@ public sealed class ConvBlock : CnnLayer
         KernelSize = kernelSize;
         Pooling = pooling;
     }
+
+    /// <summary>Where batch norm goes relative to the activation (with <see cref="CnnLayer.BatchNorm"/>). Default before it.</summary>
+    public BatchNormPlacement BatchNormPlacement { get; set; } = BatchNormPlacement.BeforeActivation;
 
     /// <summary>Padding mode. Default <see cref="PaddingMode.Same"/>.</summary>
     public PaddingMode Padding { get; set; } = PaddingMode.Same;

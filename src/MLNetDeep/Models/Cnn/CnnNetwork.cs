@@ -86,10 +86,12 @@ internal sealed class ConvBlockModule : nn.Module<Tensor, Tensor>
     private readonly nn.Module<Tensor, Tensor> activation;
     private readonly nn.Module<Tensor, Tensor> pool;
     private readonly nn.Module<Tensor, Tensor> dropout;
+    private readonly bool normAfter;
 
     public ConvBlockModule(string name, ConvBlock spec, int inC, int h, int w, Initializer? init) : base(name)
     {
-        bool bias = !spec.BatchNorm; // batch norm's shift makes a conv bias redundant
+        normAfter = spec.BatchNormPlacement == BatchNormPlacement.AfterActivation;
+        bool bias = !spec.BatchNorm || normAfter; // batch norm's shift makes a conv bias redundant only when it follows the conv directly
         if (spec.Padding == PaddingMode.Same)
             conv = CnnNetwork.SameConv(inC, spec.Filters, spec.KernelSize, spec.Stride, h, w, bias, init, spec.Activation);
         else
@@ -110,7 +112,9 @@ internal sealed class ConvBlockModule : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var y = dropout.call(pool.call(activation.call(norm.call(conv.call(x)))));
+        var c = conv.call(x);
+        var a = normAfter ? norm.call(activation.call(c)) : activation.call(norm.call(c));
+        var y = dropout.call(pool.call(a));
         return y.MoveToOuterDisposeScope();
     }
 }

@@ -1,0 +1,45 @@
+namespace MLNetDeep.Checkpoints;
+
+/// <summary>
+/// Periodic training checkpoints (weights, optimizer state, random-generator state, history) written to a folder,
+/// and resuming from the last one. Resuming an interrupted run with the same options and seed gives the same weights
+/// as an uninterrupted run (on CPU).
+/// </summary>
+/// <example>
+/// <code>
+/// using var cts = new CancellationTokenSource();
+/// var options = new CnnOptions { ..., CancellationToken = cts.Token,
+///     Checkpoints = new CheckpointOptions { Directory = "ckpt", Resume = true } };
+/// // First call: cancelled part-way (OperationCanceledException). Second call with the same options: continues
+/// // from the last finished epoch's checkpoint.
+/// </code>
+/// </example>
+public sealed class CheckpointOptions
+{
+    /// <summary>Folder for the checkpoint (created if needed; one checkpoint, overwritten). Required.</summary>
+    public string Directory { get; init; } = "";
+    /// <summary>Write a checkpoint every N epochs (and always after the last). Default 1.</summary>
+    public int EveryEpochs { get; init; } = 1;
+    /// <summary>When the folder holds a checkpoint, continue from it instead of starting over. Default true.</summary>
+    public bool Resume { get; init; } = true;
+
+    internal void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Directory))
+            throw new ArgumentException("Checkpoints.Directory must name a folder (e.g. \"checkpoints\"). Received: an empty name.", nameof(Directory));
+        if (EveryEpochs < 1)
+            throw new ArgumentOutOfRangeException(nameof(EveryEpochs), EveryEpochs, $"Checkpoints.EveryEpochs must be >= 1. Received: EveryEpochs={EveryEpochs}");
+    }
+}
+
+/// <summary>
+/// An optimizer updater that can save and restore its internal state (moments, step counts) for checkpoints.
+/// The built-in updaters (TorchOptimizerUpdater) are supported without it.
+/// </summary>
+public interface ICheckpointableUpdater
+{
+    /// <summary>Writes the updater's state.</summary>
+    void SaveState(BinaryWriter writer);
+    /// <summary>Reads back what <see cref="SaveState"/> wrote.</summary>
+    void LoadState(BinaryReader reader);
+}
