@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using MLNetDeep.Data;
 using MLNetDeep.Initializers;
 
@@ -69,7 +70,7 @@ public sealed class SequenceArchitecture : NetworkArchitecture
     public double ForgetGateBias { get; init; } = 1.0;
 
     /// <inheritdoc />
-    public override FeatureLayout Layout => Input;
+    [JsonIgnore] public override FeatureLayout Layout => Input;
 
     /// <summary>Width of one step's recurrent output (hidden size × directions).</summary>
     internal long OutputWidth => (long)HiddenSize * (Bidirectional ? 2 : 1);
