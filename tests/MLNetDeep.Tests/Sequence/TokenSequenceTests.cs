@@ -85,10 +85,10 @@ public class TokenSequenceTests
     {
         // The label is the sentiment of the clause after "but", flipped by "not": a bag of words can't get it.
         var ml = new MLContext(seed: 1);
-        var train = ml.Data.LoadFromEnumerable(SequenceData.Sentences(1500, seed: 1));
-        var test = ml.Data.LoadFromEnumerable(SequenceData.Sentences(500, seed: 2));
+        var train = ml.Data.LoadFromEnumerable(SequenceData.Sentences(600, seed: 1));
+        var test = ml.Data.LoadFromEnumerable(SequenceData.Sentences(300, seed: 2));
         var tokenizer = SequenceData.Tokenizer(ml, train);
-        var options = Tokens(epochs: 6, hidden: 32);
+        var options = Tokens(epochs: 4, hidden: 16);
         options.Cell = cell;
         options.Layers = layers;
         options.Bidirectional = bidirectional;
@@ -103,11 +103,11 @@ public class TokenSequenceTests
     public void Tagging_learns_one_tag_per_word_and_outputs_aligned_vectors()
     {
         var ml = new MLContext(seed: 1);
-        var train = ml.Data.LoadFromEnumerable(SequenceData.Sentences(1000, seed: 1));
+        var train = ml.Data.LoadFromEnumerable(SequenceData.Sentences(800, seed: 1));
         var test = ml.Data.LoadFromEnumerable(SequenceData.Sentences(300, seed: 2));
         var featurizer = SequenceData.TaggingFeaturizer(ml, train);
-        var tagger = ml.MulticlassClassification.Trainers.SequenceTagging(new TokenSequence(16), hiddenSize: 32,
-            labelColumnName: "TagKeys", featureColumnName: "Tokens", epochs: 5, learningRate: 1e-2).Fit(featurizer.Transform(train));
+        var tagger = ml.MulticlassClassification.Trainers.SequenceTagging(new TokenSequence(16), hiddenSize: 16,
+            labelColumnName: "TagKeys", featureColumnName: "Tokens", epochs: 6, learningRate: 1e-2).Fit(featurizer.Transform(train));
         var scored = tagger.Transform(featurizer.Transform(test));
 
         var metrics = ml.MulticlassClassification.EvaluateSequenceTagging(scored, "TagKeys");
