@@ -128,6 +128,18 @@ public sealed class NumericSequenceLayout : SequenceLayout
     /// <inheritdoc />
     [JsonIgnore] public override int ValuesPerStep => FeaturesPerStep;
 
+    /// <summary>
+    /// Steps per row when the last column checked is a known-size vector that needs no truncation: the data set is
+    /// then kept as one dense [N, T, F] tensor and batched by index (no per-batch copies, no packing).
+    /// </summary>
+    [JsonIgnore] internal int? FixedSteps { get; private set; }
+
+    /// <inheritdoc />
+    [JsonIgnore] public override bool IsFixedSize => FixedSteps is not null;
+
+    /// <inheritdoc />
+    public override long[] BatchShape(long rows) => FixedSteps is int t ? new[] { rows, t, FeaturesPerStep } : base.BatchShape(rows);
+
     /// <inheritdoc />
     public override void ValidateColumn(string columnName, DataViewType type)
     {
@@ -143,6 +155,8 @@ public sealed class NumericSequenceLayout : SequenceLayout
                 $"Feature column '{columnName}' has {vt.Size} values per row, which is not a multiple of FeaturesPerStep={FeaturesPerStep} " +
                 $"({vt.Size} / {FeaturesPerStep} leaves {vt.Size % FeaturesPerStep}). Set FeaturesPerStep to the number of values in one step " +
                 "(the column must hold steps x FeaturesPerStep values, step by step).", columnName);
+        int steps = vt.IsKnownSize ? vt.Size / FeaturesPerStep : 0;
+        FixedSteps = steps > 0 && (MaxLength is null || steps <= MaxLength) ? steps : null;
     }
 
     /// <inheritdoc />
@@ -161,14 +175,18 @@ public sealed class NumericSequenceLayout : SequenceLayout
     {
         int f = FeaturesPerStep, n = rowLengths.Length;
         var (start, kept, maxKept, allEqual) = Plan(rowLengths);
-        var buffer = new float[(long)n * maxKept * f];
-        int at = 0;
-        for (int i = 0; i < n; i++)
+        // Rows are copied straight into the tensor's memory (no managed batch-sized buffer, so no large-object-heap churn).
+        var batch = allEqual ? empty(n, maxKept, f) : zeros(n, maxKept, f);
+        using (var target = batch.data<float>())
         {
-            values.Slice(at + start[i] * f, kept[i] * f).CopyTo(buffer.AsSpan(i * maxKept * f));
-            at += rowLengths[i];
+            int at = 0;
+            for (int i = 0; i < n; i++)
+            {
+                target.CopyFrom(values.Slice(at + start[i] * f, kept[i] * f), 0, (long)i * maxKept * f);
+                at += rowLengths[i];
+            }
         }
-        return (tensor(buffer, new long[] { n, maxKept, f }), LengthsTensor(kept, allEqual));
+        return (batch, LengthsTensor(kept, allEqual));
     }
 }
 
