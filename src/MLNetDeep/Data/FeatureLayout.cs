@@ -10,6 +10,8 @@ namespace MLNetDeep.Data;
 /// </summary>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "kind")]
 [JsonDerivedType(typeof(FixedShapeLayout), "fixed")]
+[JsonDerivedType(typeof(NumericSequenceLayout), "numeric_sequence")]
+[JsonDerivedType(typeof(TokenSequenceLayout), "token_sequence")]
 public abstract class FeatureLayout
 {
     /// <summary>Throws a clear error if a column of this type cannot feed the network.</summary>

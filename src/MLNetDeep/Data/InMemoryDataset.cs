@@ -20,16 +20,18 @@ internal sealed class InMemoryDataset : IDisposable
     private readonly long[]? _offsets;        // N + 1 offsets into _values
     private readonly Tensor _labels;
     private readonly Tensor? _weights;
+    private readonly long[]? _labelOffsets;  // per-step labels: N + 1 offsets into RawLabels
 
     public long Count { get; }
+    /// <summary>One label per row, or (per-step heads) every row's step labels laid end to end.</summary>
     public float[] RawLabels { get; }
     public HeadSpec Spec { get; }
 
     private InMemoryDataset(FeatureLayout layout, Tensor? dense, float[]? values, long[]? offsets, float[] rawLabels,
-        Tensor labels, Tensor? weights, long count, HeadSpec spec)
+        Tensor labels, Tensor? weights, long count, HeadSpec spec, long[]? labelOffsets = null)
     {
         _layout = layout; _dense = dense; _values = values; _offsets = offsets;
-        RawLabels = rawLabels; _labels = labels; _weights = weights; Count = count; Spec = spec;
+        RawLabels = rawLabels; _labels = labels; _weights = weights; Count = count; Spec = spec; _labelOffsets = labelOffsets;
     }
 
     /// <summary>Reads features, labels and weights, checking every value.</summary>
@@ -46,11 +48,13 @@ internal sealed class InMemoryDataset : IDisposable
         var values = new GrowableFloats(data.GetRowCount() is long n && n > 0 ? n * Math.Max(1, (layout as FixedShapeLayout)?.Size ?? 16) : 1 << 16);
         var offsets = new List<long> { 0 };
         var labels = new List<float>();
+        var labelOffsets = head.PerStepLabels ? new List<long> { 0 } : null;
         var weights = weightCol is null ? null : new List<float>();
         using (var cursor = data.GetRowCursor(active))
         {
             var features = new FeatureColumnReader(cursor, featureCol);
-            var label = head.LabelReader(cursor, labelCol);
+            var label = head.PerStepLabels ? null : head.LabelReader(cursor, labelCol);
+            var stepLabels = head.PerStepLabels ? head.StepLabels(cursor, labelCol) : null;
             ValueGetter<float>? weightGetter = weightCol is DataViewSchema.Column wc ? cursor.GetGetter<float>(wc) : null;
             float weight = 1;
             long row = 0;
@@ -60,7 +64,18 @@ internal sealed class InMemoryDataset : IDisposable
                 layout.ValidateRow(featureColumn, row, span);
                 values.Append(span);
                 offsets.Add(values.Count);
-                labels.Add(label(row));
+                if (stepLabels is not null)
+                {
+                    var steps = stepLabels(row);
+                    int expected = layout is ISequenceLayout seq ? seq.Steps(span.Length) : span.Length;
+                    if (steps.Length != expected)
+                        throw new InvalidDataException(
+                            $"Label column '{labelColumn}', row {row}: {steps.Length} step labels, but feature column '{featureColumn}' has {expected} steps. " +
+                            "A tagging label needs exactly one label per step; tokenize the tags and the text the same way.");
+                    foreach (var s in steps) labels.Add(s);
+                    labelOffsets!.Add(labels.Count);
+                }
+                else labels.Add(label!(row));
                 if (weightGetter is not null)
                 {
                     weightGetter(ref weight);
@@ -71,22 +86,23 @@ internal sealed class InMemoryDataset : IDisposable
                 row++;
             }
         }
-        if (labels.Count == 0)
+        if (offsets.Count == 1)
             throw new InvalidDataException($"The {role} data has no rows. Check the file path, the loader's column definitions or an earlier filter.");
         if (weights is not null && weights.Sum() <= 0)
             throw new InvalidDataException($"Example-weight column '{weightColumn}' sums to 0 over the {role} data; at least one weight must be > 0.");
 
         var rawLabels = labels.ToArray();
         spec ??= head.Prepare(labelColumn, classNames, rawLabels);
-        var labelTensor = head.LabelTensor(spec, rawLabels).to(device);
+        var labelOffsetArray = labelOffsets?.ToArray();
+        var labelTensor = (labelOffsetArray is null ? head.LabelTensor(spec, rawLabels) : head.StepLabelTensor(spec, rawLabels, labelOffsetArray)).to(device);
         var weightTensor = weights is null ? null : tensor(weights.ToArray()).to(device);
-        long count = rawLabels.Length;
+        long count = offsets.Count - 1;
         if (layout.IsFixedSize)
         {
             var dense = tensor(values.AsSpan().ToArray(), layout.BatchShape(count)).to(device);
-            return new InMemoryDataset(layout, dense, null, null, rawLabels, labelTensor, weightTensor, count, spec);
+            return new InMemoryDataset(layout, dense, null, null, rawLabels, labelTensor, weightTensor, count, spec, labelOffsetArray);
         }
-        return new InMemoryDataset(layout, null, values.AsSpan().ToArray(), offsets.ToArray(), rawLabels, labelTensor, weightTensor, count, spec);
+        return new InMemoryDataset(layout, null, values.AsSpan().ToArray(), offsets.ToArray(), rawLabels, labelTensor, weightTensor, count, spec, labelOffsetArray);
     }
 
     /// <summary>The batch of the given row indices (null = all rows in order).</summary>
@@ -131,10 +147,23 @@ internal sealed class InMemoryDataset : IDisposable
     private InMemoryDataset Subset(long[] rows)
     {
         using var idx = tensor(rows, device: _labels.device);
-        var raw = rows.Select(r => RawLabels[r]).ToArray();
+        float[] raw;
+        long[]? labelOffsets = null;
+        if (_labelOffsets is null) raw = rows.Select(r => RawLabels[r]).ToArray();
+        else
+        {
+            var stepLabels = new List<float>();
+            labelOffsets = new long[rows.Length + 1];
+            for (int i = 0; i < rows.Length; i++)
+            {
+                stepLabels.AddRange(RawLabels.AsSpan((int)_labelOffsets[rows[i]], (int)(_labelOffsets[rows[i] + 1] - _labelOffsets[rows[i]])).ToArray());
+                labelOffsets[i + 1] = stepLabels.Count;
+            }
+            raw = stepLabels.ToArray();
+        }
         if (_dense is not null)
             return new InMemoryDataset(_layout, _dense.index_select(0, idx), null, null, raw, _labels.index_select(0, idx),
-                _weights?.index_select(0, idx), rows.Length, Spec);
+                _weights?.index_select(0, idx), rows.Length, Spec, labelOffsets);
         var values = new GrowableFloats(1 << 16);
         var offsets = new List<long> { 0 };
         foreach (var r in rows)
@@ -143,7 +172,7 @@ internal sealed class InMemoryDataset : IDisposable
             offsets.Add(values.Count);
         }
         return new InMemoryDataset(_layout, null, values.AsSpan().ToArray(), offsets.ToArray(), raw, _labels.index_select(0, idx),
-            _weights?.index_select(0, idx), rows.Length, Spec);
+            _weights?.index_select(0, idx), rows.Length, Spec, labelOffsets);
     }
 
     /// <summary>A seeded Fisher–Yates permutation of 0..n−1.</summary>

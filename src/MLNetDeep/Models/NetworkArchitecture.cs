@@ -14,6 +14,7 @@ namespace MLNetDeep.Models;
 /// </summary>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "family")]
 [JsonDerivedType(typeof(CnnArchitecture), "cnn")]
+[JsonDerivedType(typeof(Sequence.SequenceArchitecture), "sequence")]
 public abstract class NetworkArchitecture
 {
     /// <summary>How rows' feature vectors become network inputs.</summary>

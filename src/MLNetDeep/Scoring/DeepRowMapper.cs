@@ -38,7 +38,7 @@ internal sealed class DeepRowMapper : IRowToRowMapper
         private readonly DeepRowMapper _parent;
         private readonly DataViewRow _input;
         private readonly HashSet<int> _active;
-        private readonly float[] _outputs;
+        private float[] _outputs;
         private FeatureColumnReader? _reader;
         private long _cachedPosition = -1;
 
@@ -71,6 +71,8 @@ internal sealed class DeepRowMapper : IRowToRowMapper
                 _reader ??= new FeatureColumnReader(_input, _parent._feature);
                 var values = _reader.Read();
                 _parent._model.Layout.ValidateRow(_parent._feature.Name, _input.Position, values);
+                int size = _parent._model.RowOutputSize(values.Length);
+                if (_outputs.Length != size) _outputs = new float[size];
                 _parent._model.Score(values, stackalloc int[] { values.Length }, _outputs);
                 _cachedPosition = _input.Position;
             }

@@ -84,9 +84,12 @@ public sealed class DeepTransformer : ITransformer, IDisposable
     /// <inheritdoc />
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new DeepRowMapper(this, inputSchema);
 
+    /// <summary>Output values a row of <paramref name="featureLength"/> feature values scores to (OutputSize, or steps × classes when tagging).</summary>
+    internal int RowOutputSize(int featureLength) => _head.RowOutputSize(Spec, _layout, featureLength);
+
     /// <summary>
     /// Scores rows laid end to end in <paramref name="values"/> and writes the postprocessed outputs
-    /// (probabilities, margins or predictions) into <paramref name="outputs"/>, OutputSize per row.
+    /// (probabilities, margins or predictions) into <paramref name="outputs"/>, <see cref="RowOutputSize"/> per row, end to end.
     /// </summary>
     internal void Score(ReadOnlySpan<float> values, ReadOnlySpan<int> rowLengths, Span<float> outputs)
     {
@@ -96,7 +99,7 @@ public sealed class DeepTransformer : ITransformer, IDisposable
             using var _ = no_grad();
             var (x, lengths) = _layout.Collate(values, rowLengths);
             var raw = _network.Forward(x.to(_device), lengths?.to(_device));
-            var result = _head.Postprocess(Spec, raw).to(ScalarType.Float32).cpu().contiguous();
+            var result = _head.Postprocess(Spec, raw, lengths).to(ScalarType.Float32).cpu().contiguous();
             result.data<float>().CopyTo(outputs);
         }
     }

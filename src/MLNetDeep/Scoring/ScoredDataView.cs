@@ -48,8 +48,8 @@ internal sealed class ScoredDataView : IDataView
         private readonly DataViewRowCursor? _lookahead;
         private readonly FeatureColumnReader? _reader;
         private readonly HashSet<int> _active;
-        private readonly int _outputSize;
         private readonly int _batchSize;
+        private readonly List<int> _rowOffsets = new() { 0 }; // row i's outputs: _outputs[_rowOffsets[i].._rowOffsets[i + 1]]
         private float[] _outputs = Array.Empty<float>();
         private long _batchStart;
         private int _batchCount;
@@ -63,7 +63,6 @@ internal sealed class ScoredDataView : IDataView
             _input = input;
             _lookahead = lookahead;
             _active = active;
-            _outputSize = parent._model.Spec.OutputSize;
             _batchSize = Math.Max(1, parent._model.ScoringBatchSize);
             if (lookahead is not null) _reader = new FeatureColumnReader(lookahead, parent._feature);
         }
@@ -91,7 +90,8 @@ internal sealed class ScoredDataView : IDataView
             long p = _input.Position;
             if (p < 0) throw new InvalidOperationException("The cursor is not on a row; call MoveNext first.");
             while (p >= _batchStart + _batchCount) ScoreNextBatch();
-            return _outputs.AsMemory((int)(p - _batchStart) * _outputSize, _outputSize);
+            int i = (int)(p - _batchStart);
+            return _outputs.AsMemory(_rowOffsets[i], _rowOffsets[i + 1] - _rowOffsets[i]);
         }
 
         private void ScoreNextBatch()
@@ -99,6 +99,7 @@ internal sealed class ScoredDataView : IDataView
             _batchStart = _lookaheadRows;
             _values.Clear();
             _lengths.Clear();
+            _rowOffsets.RemoveRange(1, _rowOffsets.Count - 1);
             var name = _parent._feature.Name;
             var layout = _parent._model.Layout;
             while (_lengths.Count < _batchSize && _lookahead!.MoveNext())
@@ -107,13 +108,15 @@ internal sealed class ScoredDataView : IDataView
                 layout.ValidateRow(name, _lookaheadRows, row);
                 _values.Append(row);
                 _lengths.Add(row.Length);
+                _rowOffsets.Add(_rowOffsets[^1] + _parent._model.RowOutputSize(row.Length));
                 _lookaheadRows++;
             }
             _batchCount = _lengths.Count;
             if (_batchCount == 0)
                 throw new InvalidOperationException("The input data returned fewer rows to the scoring cursor than to the main cursor.");
-            if (_outputs.Length < _batchCount * _outputSize) _outputs = new float[_batchSize * _outputSize];
-            _parent._model.Score(_values.AsSpan(), System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_lengths), _outputs.AsSpan(0, _batchCount * _outputSize));
+            int total = _rowOffsets[^1];
+            if (_outputs.Length < total) _outputs = new float[total];
+            _parent._model.Score(_values.AsSpan(), System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_lengths), _outputs.AsSpan(0, total));
         }
 
         protected override void Dispose(bool disposing)

@@ -29,6 +29,7 @@ namespace MLNetDeep.Training;
 public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where TOptions : TrainerOptions
 {
     private readonly IHostEnvironment? _env;
+    private List<TorchSharp.Modules.Parameter>? _clipParameters;
     private protected readonly TaskHead Head;
 
     /// <summary>The user's options (read, never changed).</summary>
@@ -49,6 +50,12 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
 
     /// <summary>Forward pass used in training and validation.</summary>
     protected virtual Tensor Infer(DeepNetwork network, Tensor features, Tensor? lengths) => network.Forward(features, lengths);
+
+    /// <summary>
+    /// When set, gradients are rescaled after backward (and L2) so their global L2 norm over all trainable
+    /// parameters is at most this value, before the optimizer step. Null (the default) = no clipping.
+    /// </summary>
+    private protected virtual double? GradientClipNorm => null;
 
     /// <summary>The scalar loss of a batch (task loss, example-weighted).</summary>
     protected virtual Tensor ComputeLoss(Tensor output, Tensor labels, Tensor? weights) => TaskHead.Reduce(Head.Loss(output, labels), weights);
@@ -72,7 +79,7 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
         if (validationData is not null)
         {
             var valNames = CheckColumns(validationData.Schema, layout, "validation");
-            if (Kind == PredictionKind.MulticlassClassification && valNames.Length != classNames.Length)
+            if (Kind is PredictionKind.MulticlassClassification or PredictionKind.SequenceTagging && valNames.Length != classNames.Length)
                 throw new ArgumentException(
                     $"Validation label column '{Options.LabelColumnName}' has {valNames.Length} classes but the training data has {classNames.Length}. " +
                     "Fit one MapValueToKey on all data (or the training data) and apply the same transformer to both.", nameof(validationData));
@@ -211,6 +218,7 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
     {
         var groups = CreateParameterGroups(network);
         var trainable = groups.SelectMany(g => g.Parameters).ToList();
+        _clipParameters = trainable;
         var weightSet = network.named_parameters().Where(p => p.parameter.dim() > 1 && p.name.EndsWith("weight")).Select(p => p.parameter.Handle).ToHashSet();
         var weights = trainable.Where(p => weightSet.Contains(p.Handle)).ToList();
         using var updater = Options.Optimizer.CreateUpdater(groups);
@@ -369,6 +377,8 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
         foreach (var cb in callbacks) cb.OnGradientsComputed(context);
         reg.AddPenaltyGradients();
         context.GradientNorm = reg.ClipGradients();
+        // The family's default clipping (recurrent nets clip by global norm unless Regularization already does).
+        if (context.GradientNorm is null && GradientClipNorm is double clip) context.GradientNorm = nn.utils.clip_grad_norm_(_clipParameters!, clip);
         foreach (var cb in callbacks) cb.OnBeforeStep(context);
         updater.Step();
         reg.AfterStep(context.LearningRate);
@@ -397,9 +407,17 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
             outputs.Add(Infer(network, batch.Features, batch.Lengths));
         }
         var all = data.GetBatch(null, 0, data.Count);
-        var output = cat(outputs, 0);
+        var output = CatRows(outputs);
         double loss = ComputeLoss(output, all.Labels, all.Weights).item<float>();
         return (loss, Head.Metrics(data.Spec, output, all.Labels));
+    }
+
+    /// <summary>Concatenates per-chunk outputs along rows; per-step outputs [B, T, K] of different T are zero-padded to the longest.</summary>
+    private static Tensor CatRows(List<Tensor> outputs)
+    {
+        if (outputs.Count == 1 || outputs[0].dim() < 3) return cat(outputs, 0);
+        long steps = outputs.Max(o => o.shape[1]);
+        return cat(outputs.Select(o => o.shape[1] == steps ? o : nn.functional.pad(o, new long[] { 0, 0, 0, steps - o.shape[1] })).ToList(), 0);
     }
 
     private static void WarnOnUnscaledFeatures(IChannel? channel, InMemoryDataset train)
@@ -407,6 +425,7 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
         if (channel is null) return;
         using var scope = NewDisposeScope();
         var batch = train.GetBatch(null, 0, Math.Min(train.Count, 1024));
+        if (!batch.Features.is_floating_point()) return; // token ids, not measurements
         double maxAbs = batch.Features.abs().max().item<float>();
         if (maxAbs > 20)
             channel.Warning(MessageSensitivity.None,

@@ -9,6 +9,11 @@ public enum PredictionKind
     BinaryClassification,
     /// <summary>Single label; Score = prediction. Mean squared error on the standardised label.</summary>
     Regression,
+    /// <summary>
+    /// One key label per sequence step (a key vector aligned with the sequence); Score = per-step class probabilities
+    /// (steps × classes, step-major), PredictedLabel = a key vector with one key per step. Softmax cross-entropy over real steps.
+    /// </summary>
+    SequenceTagging,
 }
 
 /// <summary>The saved description of a model's output: kind, class names and label scaling.</summary>
@@ -22,6 +27,6 @@ public sealed class HeadSpec
     public double LabelMean { get; init; }
     /// <summary>Regression: labels are divided by this during training (1 = no scaling).</summary>
     public double LabelScale { get; init; } = 1;
-    /// <summary>Network outputs per row.</summary>
-    public int OutputSize => Kind == PredictionKind.MulticlassClassification ? ClassNames.Length : 1;
+    /// <summary>Network outputs per row (per step for <see cref="PredictionKind.SequenceTagging"/>).</summary>
+    public int OutputSize => Kind is PredictionKind.MulticlassClassification or PredictionKind.SequenceTagging ? ClassNames.Length : 1;
 }

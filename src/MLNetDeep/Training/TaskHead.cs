@@ -6,6 +6,9 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace MLNetDeep.Training;
 
+/// <summary>Reads one row's per-step labels (class indices as floats); valid until the next call.</summary>
+internal delegate ReadOnlySpan<float> StepLabelReader(long row);
+
 /// <summary>
 /// Task-specific pieces of training and scoring: reading and checking labels, the loss, validation
 /// metrics, and the output columns (names and types follow ML.NET's conventions so Evaluate,
@@ -20,6 +23,7 @@ internal abstract class TaskHead
         PredictionKind.MulticlassClassification => new MulticlassHead(),
         PredictionKind.BinaryClassification => new BinaryHead(),
         PredictionKind.Regression => new RegressionHead(),
+        PredictionKind.SequenceTagging => new SequenceTaggingHead(),
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 
@@ -53,6 +57,23 @@ internal abstract class TaskHead
     /// <summary>A getter for an output column that reads the current row's postprocessed outputs.</summary>
     public abstract Delegate MakeGetter(HeadSpec spec, string column, Func<ReadOnlyMemory<float>> currentRow);
 
+    /// <summary>True when the label column holds one label per sequence step (tagging); labels are then read with <see cref="StepLabels"/>.</summary>
+    public virtual bool PerStepLabels => false;
+
+    /// <summary>Per-step heads: a reader of one row's step labels (class indices); throws on missing values.</summary>
+    public virtual StepLabelReader StepLabels(DataViewRow row, DataViewSchema.Column column) =>
+        throw new NotSupportedException($"{Kind} reads one label per row.");
+
+    /// <summary>Per-step heads: labels of all rows (laid end to end, row i at offsets[i]..offsets[i+1]) as the loss wants them.</summary>
+    public virtual Tensor StepLabelTensor(HeadSpec spec, float[] labels, long[] offsets) =>
+        throw new NotSupportedException($"{Kind} reads one label per row.");
+
+    /// <summary>Output values the scoring columns hold for a row of <paramref name="featureLength"/> feature values.</summary>
+    public virtual int RowOutputSize(HeadSpec spec, Data.FeatureLayout layout, int featureLength) => spec.OutputSize;
+
+    /// <summary>Maps raw output to the rows' output values laid end to end (<see cref="RowOutputSize"/> per row); lengths = per-row steps or null.</summary>
+    public virtual Tensor Postprocess(HeadSpec spec, Tensor output, Tensor? lengths) => Postprocess(spec, output);
+
     /// <summary>Weighted mean of per-example losses.</summary>
     public static Tensor Reduce(Tensor perExample, Tensor? weights) =>
         weights is null ? perExample.mean() : (perExample * weights).sum() / weights.sum().clamp_min(1e-12);
@@ -75,7 +96,7 @@ internal sealed class MulticlassHead : TaskHead
         return ClassNames(column, (int)key.Count);
     }
 
-    private static string[] ClassNames(DataViewSchema.Column column, int count)
+    internal static string[] ClassNames(DataViewSchema.Column column, int count)
     {
         var names = Enumerable.Range(0, count).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         var kv = column.Annotations.Schema.GetColumnOrNull(ColumnNames.KeyValues);
