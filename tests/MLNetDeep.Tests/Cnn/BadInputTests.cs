@@ -179,7 +179,7 @@ public class BadInputTests
         }).ToArray();
         var options = Tiny.Options(epochs: 5, batchSize: 8);
         options.Layers = new() { new ConvBlock(8, 3, PoolingKind.Max) { PoolSize = 4, BatchNorm = false } };
-        options.Optimizer = new MLNetDeep.Optimizers.Sgd { LearningRate = 1e6 };
+        options.Optimizer = new MLNetDeep.Optimizers.Sgd { LearningRate = 1e12 };
         var e = FitError(rows, options);
         Assert.IsType<Training.TrainingDivergedException>(e);
         Assert.Matches(@"epoch \d+, step \d+ of 8", e.Message);
