@@ -85,6 +85,7 @@ internal static class OnnxExporterRegistry
     static OnnxExporterRegistry()
     {
         Register(new CnnOnnxExporter());
+        Register(new SequenceOnnxExporter());
     }
 
     /// <summary>Adds (or replaces) the exporter of a family.</summary>
