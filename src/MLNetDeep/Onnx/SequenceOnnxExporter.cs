@@ -28,11 +28,6 @@ internal sealed class SequenceOnnxExporter : OnnxNetworkExporter
     {
         var arch = (SequenceArchitecture)ctx.Architecture;
         var g = ctx.Graph;
-        if (arch.PerStepOutput)
-            throw new OnnxExportException("PerStepOutput (sequence tagging)",
-                "many-to-many outputs (one prediction per step) are not exportable yet; the ONNX task head writes one prediction per row. " +
-                "Export a many-to-one model (PerStepOutput = false).");
-
         string? lengths = null;
         if (ctx.Options.SequenceLengthsInput)
         {
@@ -75,6 +70,8 @@ internal sealed class SequenceOnnxExporter : OnnxNetworkExporter
         // Layer dropout is the identity at inference: nothing to write.
         var (sequence, lastState) = RecurrentOnnx.Emit(g, rnn, cell, sequenceMajor, lengths, arch.HiddenSize, arch.Layers, arch.Bidirectional, "rnn", label);
 
+        if (arch.PerStepOutput) return PerStep(ctx, arch, sequence);
+
         var summary = arch.Summary switch
         {
             SequenceSummary.LastState => lastState,
@@ -85,6 +82,21 @@ internal sealed class SequenceOnnxExporter : OnnxNetworkExporter
         var raw = OnnxLayers.DenseHead(ctx, arch.Head, summary);
         ctx.CheckAllParametersUsed();
         return raw;
+    }
+
+    /// <summary>Tagging: the dense head on every step, Y [T, N, D·H] → raw [N, T, outputs].</summary>
+    private static string PerStep(OnnxExportContext ctx, SequenceArchitecture arch, string sequence)
+    {
+        var g = ctx.Graph;
+        var batchMajor = g.Node("Transpose", new[] { sequence }, "outputs_batch_major", Ints("perm", 1, 0, 2));       // [N, T, D·H]
+        var flat = g.Node("Reshape", new[] { batchMajor, g.Int64Constant("shape_m1_width", new long[] { -1, arch.OutputWidth }, 2) }, "outputs_flat");
+        var raw = OnnxLayers.DenseHead(ctx, arch.Head, flat);                                                       // [N·T, K]
+        var shape = g.Node("Shape", new[] { batchMajor }, "outputs_shape");
+        var rowsSteps = g.Node("Slice", new[] { shape, g.Int64Constant("zero_1", new long[] { 0 }, 1), g.Int64Constant("two_1", new long[] { 2 }, 1) }, "rows_steps");
+        var target = g.Node("Concat", new[] { rowsSteps, g.Int64Constant("minus_one_1", new long[] { -1 }, 1) }, "per_step_shape", Int("axis", 0));
+        var result = g.Node("Reshape", new[] { raw, target }, "per_step_raw");                                      // [N, T, K]
+        ctx.CheckAllParametersUsed();
+        return result;
     }
 
     /// <summary>

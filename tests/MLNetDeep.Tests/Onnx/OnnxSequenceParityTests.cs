@@ -30,6 +30,20 @@ public sealed class TokenImageRow
     public string Label { get; set; } = "";
 }
 
+/// <summary>An image as a numeric sequence of its first pixel rows, with a per-step tag: is this row brighter than the previous one?</summary>
+public sealed class TaggedImageRow
+{
+    [VectorType] public float[] Features { get; set; } = Array.Empty<float>();
+    [VectorType] public string[] Label { get; set; } = Array.Empty<string>();
+}
+
+/// <summary><see cref="TaggedImageRow"/> with token ids.</summary>
+public sealed class TaggedTokenRow
+{
+    [VectorType] public uint[] Features { get; set; } = Array.Empty<uint>();
+    [VectorType] public string[] Label { get; set; } = Array.Empty<string>();
+}
+
 /// <summary>
 /// Exported sequence models (LSTM / GRU / RNN) scored by ONNX Runtime match the TorchSharp transformer within 1e-4 on
 /// real Fashion-MNIST rows read row by row (28 steps × 28 pixels), for every cell, stacking, direction, summary and
@@ -257,5 +271,75 @@ public sealed class OnnxSequenceParityTests
         var bytes = Export(model);
         var expected = RunTransformer(pipeline, TestView(ml, PredictionKind.MulticlassClassification), PredictionKind.MulticlassClassification, model.ClassNames);
         CheckBatches(bytes, expected, TestFeatures(), 28, lengths: false, "KeepEnd MaxLength=20");
+    }
+
+    private static List<TaggedImageRow> TaggedRows(List<MLNetDeep.Datasets.FashionMnistImage> images, bool tokens) => images.Select((img, i) =>
+    {
+        int steps = StepsOf(i);
+        var means = Enumerable.Range(0, steps).Select(r => img.Features.Skip(r * 28).Take(28).Average()).ToArray();
+        var tags = means.Select((m, t) => t == 0 ? "first" : m > means[t - 1] + 0.02 ? "up" : m < means[t - 1] - 0.02 ? "down" : "same").ToArray();
+        var features = tokens ? Tokens(img.Features, steps).Select(v => (float)v).ToArray() : img.Features.Take(steps * 28).ToArray();
+        return new TaggedImageRow { Features = features, Label = tags };
+    }).ToList();
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Tagging_PerStepOutputs_VariableLength(bool tokens)
+    {
+        var ml = new MLContext(seed: 1);
+        var options = Options(RecurrentCell.Lstm, bidirectional: true, head: new DenseHead { HiddenSizes = new() { 16 } });
+        if (tokens) options.Input = new TokenSequence(8) { VocabularySize = Vocabulary };
+        var trainRows = TaggedRows(TestData.TrainImages(SequenceTrainRows), tokens);
+        var testRows = TaggedRows(TestData.TestImages(TestRows), tokens);
+        IEstimator<ITransformer> estimator = ml.Transforms.Conversion.MapValueToKey("Label");
+        IDataView Load(List<TaggedImageRow> rows) => tokens
+            ? ml.Data.LoadFromEnumerable(rows.Select(r => new TaggedTokenRow { Features = r.Features.Select(v => (uint)v).ToArray(), Label = r.Label }))
+            : ml.Data.LoadFromEnumerable(rows);
+        options.Epochs = 1;
+        options.BatchSize = 32;
+        options.Device = MLNetDeep.Runtime.ComputeDevice.Cpu;
+        var pipeline = estimator.Append(ml.MulticlassClassification.Trainers.SequenceTagging(options)).Fit(Load(trainRows));
+        var model = (DeepTransformer)((IEnumerable<ITransformer>)pipeline).Last();
+        var bytes = Export(model, new OnnxExportOptions { SequenceLengthsInput = true });
+        var scored = pipeline.Transform(Load(testRows));
+        var scores = scored.GetColumn<float[]>("Score").ToArray();
+        var predicted = scored.GetColumn<uint[]>("PredictedLabel").ToArray();
+        int k = model.ClassNames.Count, valuesPerStep = tokens ? 1 : 28;
+        var rows = testRows.Select(r => r.Features).ToArray();
+        double worst = 0;
+        foreach (var batch in new[] { 1, 7, TestRows })
+        {
+            using var session = new InferenceSession(bytes);
+            double diff = 0;
+            for (int start = 0; start < rows.Length; start += batch)
+            {
+                int n = Math.Min(batch, rows.Length - start);
+                int width = Enumerable.Range(start, n).Max(i => rows[i].Length), steps = width / valuesPerStep;
+                var data = new float[n * width];
+                var lengths = new int[n];
+                for (int i = 0; i < n; i++) { rows[start + i].CopyTo(data, i * width); lengths[i] = rows[start + i].Length / valuesPerStep; }
+                using var outputs = session.Run(new[]
+                {
+                    NamedOnnxValue.CreateFromTensor("Features", new DenseTensor<float>(data, new[] { n, width })),
+                    NamedOnnxValue.CreateFromTensor(OnnxNames.Lengths, new DenseTensor<int>(lengths, new[] { n })),
+                });
+                var score = outputs.Single(o => o.Name == "Score").AsTensor<float>();
+                var label = outputs.Single(o => o.Name == "PredictedLabel").AsTensor<string>();
+                Assert.Equal(new[] { n, steps, k }, score.Dimensions.ToArray());
+                for (int i = 0; i < n; i++)
+                    for (int t = 0; t < lengths[i]; t++)
+                    {
+                        for (int c = 0; c < k; c++) diff = Math.Max(diff, Math.Abs(scores[start + i][t * k + c] - score[i, t, c]));
+                        Assert.Equal(model.ClassNames[(int)predicted[start + i][t] - 1], label[i, t]);
+                    }
+            }
+            _out.WriteLine($"tagging tokens={tokens} batch {batch}: max abs diff {diff:G3}");
+            Assert.True(diff <= Tolerance, $"max abs diff {diff} > {Tolerance} (batch {batch})");
+            worst = Math.Max(worst, diff);
+        }
+        // The single-row graph for ML.NET's OnnxTransformer can't declare per-step outputs.
+        var e = Assert.Throws<OnnxExportException>(() => MLNetDeep.Onnx.OnnxExporter.ToBytes(model, null, OnnxGraphForm.SingleRow));
+        Assert.Contains("sequence-tagging head", e.Message);
     }
 }
