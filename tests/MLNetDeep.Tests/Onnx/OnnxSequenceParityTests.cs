@@ -259,7 +259,7 @@ public sealed class OnnxSequenceParityTests
     }
 
     [Fact]
-    public void KeepEndTruncation_SlicesWithoutLengths_FailsClearlyWithLengths()
+    public void Truncation_KeepEndSlices_KeepStartWithLengths_KeepEndWithLengthsFailsClearly()
     {
         var ml = new MLContext(seed: 1);
         var options = Options(RecurrentCell.Lstm);
@@ -271,6 +271,17 @@ public sealed class OnnxSequenceParityTests
         var bytes = Export(model);
         var expected = RunTransformer(pipeline, TestView(ml, PredictionKind.MulticlassClassification), PredictionKind.MulticlassClassification, model.ClassNames);
         CheckBatches(bytes, expected, TestFeatures(), 28, lengths: false, "KeepEnd MaxLength=20");
+
+        // KeepStart with per-row lengths: the graph slices the first 20 steps and clips the lengths.
+        var keepStart = Options(RecurrentCell.Gru, summary: SequenceSummary.MeanOverTime);
+        keepStart.MaxLength = 20;
+        keepStart.Truncation = MLNetDeep.Data.SequenceTruncation.KeepStart;
+        var test = VariableRows(TestData.TestImages(TestRows));
+        var (startPipeline, startModel) = Fit(ml, PredictionKind.MulticlassClassification, keepStart,
+            ml.Data.LoadFromEnumerable(VariableRows(TestData.TrainImages(128))));
+        var startExpected = RunTransformer(startPipeline, ml.Data.LoadFromEnumerable(test), PredictionKind.MulticlassClassification, startModel.ClassNames);
+        CheckBatches(Export(startModel, new OnnxExportOptions { SequenceLengthsInput = true }), startExpected,
+            test.Select(r => r.Features).ToArray(), 28, lengths: true, "KeepStart MaxLength=20 with Lengths");
     }
 
     private static List<TaggedImageRow> TaggedRows(List<MLNetDeep.Datasets.FashionMnistImage> images, bool tokens) => images.Select((img, i) =>
