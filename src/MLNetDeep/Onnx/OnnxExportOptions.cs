@@ -24,6 +24,14 @@ public sealed class OnnxExportOptions
     /// <summary>Name of the graph input. Null = the model's feature column name (e.g. "Features"), which is what ML.NET's <c>ApplyOnnxModel</c> binds by.</summary>
     public string? InputName { get; set; }
 
+    /// <summary>
+    /// Sequence models: add a second graph input <see cref="OnnxNames.Lengths"/> (int32 [N], each row's real step
+    /// count) so one batch can hold rows of different lengths, padded to the longest (padding never enters the
+    /// recurrence). False (default): every row of a run has the same number of steps and the graph has one input.
+    /// Ignored by other families.
+    /// </summary>
+    public bool SequenceLengthsInput { get; set; }
+
     /// <summary>ModelProto.model_version written to the file. Default 1.</summary>
     public long ModelVersion { get; set; } = 1;
 

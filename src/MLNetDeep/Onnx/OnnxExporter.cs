@@ -61,6 +61,9 @@ internal static class OnnxExporter
         var spec = description.Head;
         var arch = description.Architecture;
         var exporter = OnnxExporterRegistry.For(arch);
+        if (spec.Kind == PredictionKind.SequenceTagging && form != OnnxGraphForm.Batch)
+            throw new OnnxExportException("the sequence-tagging head",
+                "a tagger's outputs are variable-length vectors, which the single-row graph for ML.NET's OnnxTransformer can't declare. Use ExportToOnnx and ONNX Runtime.");
         var g = new OnnxGraphBuilder(options.Opset);
 
         string inputName = options.InputName ?? description.FeatureColumnName;
@@ -129,6 +132,7 @@ internal static class OnnxExporter
         PredictionKind.MulticlassClassification => new[] { OnnxNames.Score, OnnxNames.PredictedLabel },
         PredictionKind.BinaryClassification => new[] { OnnxNames.Score, OnnxNames.Probability, OnnxNames.PredictedLabel },
         PredictionKind.Regression => new[] { OnnxNames.Score },
+        PredictionKind.SequenceTagging => new[] { OnnxNames.Score, OnnxNames.PredictedLabel },
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 
@@ -184,6 +188,20 @@ internal static class OnnxExporter
                 var shifted = g.Node("Add", new[] { scaled, g.FloatConstant("label_mean", (float)spec.LabelMean) }, "prediction");
                 ToRow(shifted, Name(OnnxNames.Score));
                 g.Graph.Outputs.Add(Output(Name(OnnxNames.Score), OnnxDataType.Float, rowShape, "Prediction in label units (network output × label scale + label mean)."));
+                break;
+            }
+            case PredictionKind.SequenceTagging:
+            {
+                // raw [N, T, K] (one output per step) → per-step probabilities and class names; padded steps are to be ignored.
+                int k = spec.ClassNames.Length;
+                var probs = g.Node("Softmax", new[] { raw }, new[] { OnnxNames.Score }, Int("axis", 2))[0];
+                var index = g.Node("ArgMax", new[] { probs }, "predicted_index", Int("axis", 2), Int("keepdims", 0));
+                var classes = g.StringConstant("class_names", spec.ClassNames, k);
+                g.Node("Gather", new[] { classes, index }, new[] { OnnxNames.PredictedLabel }, Int("axis", 0));
+                g.Graph.Outputs.Add(Output(OnnxNames.Score, OnnxDataType.Float, new List<object> { n, "Steps", (long)k },
+                    "Per-step tag probabilities (softmax), in the order of the metadata's class names; steps past a row's length are padding."));
+                g.Graph.Outputs.Add(Output(OnnxNames.PredictedLabel, OnnxDataType.String, new List<object> { n, "Steps" },
+                    "Per-step name of the most probable tag; steps past a row's length are padding."));
                 break;
             }
             default:

@@ -16,6 +16,12 @@ public static class OnnxNames
     /// <summary>Output: multiclass string [N] class name (arg-max of Score); binary bool [N] (Score &gt; 0).</summary>
     public const string PredictedLabel = "PredictedLabel";
 
+    /// <summary>
+    /// Input of sequence models exported with <see cref="OnnxExportOptions.SequenceLengthsInput"/>: int32 [N], the
+    /// real number of steps of each row (1 to the padded length).
+    /// </summary>
+    public const string Lengths = "Lengths";
+
     /// <summary>Metadata key: the task, a <see cref="Training.PredictionKind"/> name.</summary>
     public const string PredictionKindKey = "MLNetDeep.PredictionKind";
     /// <summary>Metadata key: class names in score order, a JSON array of strings (multiclass; ["False","True"] for binary).</summary>

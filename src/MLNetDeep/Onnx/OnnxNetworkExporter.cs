@@ -22,7 +22,7 @@ internal abstract class OnnxNetworkExporter
     public abstract IReadOnlyList<object> InputDims(NetworkArchitecture architecture);
 
     /// <summary>
-    /// Emits the network from the graph input <paramref name="input"/> to its raw output [N, outputs]
+    /// Emits the network from the graph input <paramref name="input"/> to its raw output [N, outputs] ([N, T, outputs] for sequence tagging)
     /// (logits, margins or standardised regression values) and returns that value's name.
     /// </summary>
     public abstract string Emit(OnnxExportContext context, string input);
@@ -85,6 +85,7 @@ internal static class OnnxExporterRegistry
     static OnnxExporterRegistry()
     {
         Register(new CnnOnnxExporter());
+        Register(new SequenceOnnxExporter());
     }
 
     /// <summary>Adds (or replaces) the exporter of a family.</summary>
