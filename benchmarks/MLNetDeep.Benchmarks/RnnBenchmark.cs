@@ -74,7 +74,10 @@ public sealed class RnnBenchmark : IBenchmark
         double inferMlnet = Median(estimatorRates), inferRaw = Median(rawRates);
 
         Report.Line("rnn_train_samples_per_s_mlnet", mlnet, "F0");
+        Report.Line("rnn_train_samples_per_s_mlnet_loop", model.LastTransformer.History.Epochs.Average(e => e.SamplesPerSecond), "F0");
         Report.Line("rnn_train_samples_per_s_raw", raw, "F0");
+        Report.Line("rnn_train_samples_per_s_raw_before", raw1, "F0");
+        Report.Line("rnn_train_samples_per_s_raw_after", raw2, "F0");
         Report.Line("rnn_train_ratio", mlnet / raw, "F3");
         Report.Line("rnn_infer_samples_per_s_mlnet", inferMlnet, "F0");
         Report.Line("rnn_infer_samples_per_s_raw", inferRaw, "F0");

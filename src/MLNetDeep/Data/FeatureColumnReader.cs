@@ -20,6 +20,7 @@ internal sealed class FeatureColumnReader
         else if (item.RawType == typeof(double)) _read = Make<double>(row, column, static v => (float)v);
         else if (item.RawType == typeof(byte)) _read = Make<byte>(row, column, static v => v);
         else if (item.RawType == typeof(uint)) _read = Make<uint>(row, column, static v => v);
+        else if (item.RawType == typeof(ushort)) _read = Make<ushort>(row, column, static v => v); // e.g. TokenizeIntoCharactersAsKeys
         else if (item.RawType == typeof(int)) _read = Make<int>(row, column, static v => v);
         else throw new ArgumentException($"Feature column '{column.Name}' has item type {item}; MLNetDeep reads Single, Double, Byte, Int32 or key vectors.", column.Name);
     }
@@ -72,7 +73,7 @@ internal sealed class FeatureColumnReader
     {
         var item = ItemType(type);
         bool numeric = item.RawType == typeof(float) || item.RawType == typeof(double) || item.RawType == typeof(byte)
-                       || item.RawType == typeof(uint) || item.RawType == typeof(int);
+                       || item.RawType == typeof(uint) || item.RawType == typeof(int) || item.RawType == typeof(ushort);
         if (type is not VectorDataViewType || !numeric)
             throw new ArgumentException(
                 $"Feature column '{columnName}' has type {type}; MLNetDeep needs a numeric vector (Single, Double or Byte). " +

@@ -220,7 +220,9 @@ public sealed class TokenSequenceLayout : SequenceLayout
     public override void ValidateColumn(string columnName, DataViewType type)
     {
         var item = FeatureColumnReader.ItemType(type);
-        if (type is not VectorDataViewType || item.RawType != typeof(uint))
+        bool ids = item is KeyDataViewType ? item.RawType == typeof(uint) || item.RawType == typeof(ushort) || item.RawType == typeof(byte)
+                                           : item.RawType == typeof(uint);
+        if (type is not VectorDataViewType || !ids)
             throw new ArgumentException(
                 $"Feature column '{columnName}' has type {type}; a token sequence needs a vector of keys (token ids). " +
                 $"Build it with mlContext.Transforms.Text.TokenizeIntoWords(\"{columnName}\", \"Text\") followed by " +

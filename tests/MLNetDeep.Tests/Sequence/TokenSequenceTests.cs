@@ -156,4 +156,21 @@ public class TokenSequenceTests
         var scores = model.Transform(tokenizer.Transform(ml.Data.LoadFromEnumerable(sentences))).GetColumn<float>("Score").ToArray();
         Assert.Equal(scores[1], scores[0], 5);
     }
+
+    [Fact]
+    public void Characters_from_TokenizeIntoCharactersAsKeys_feed_the_embedding()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(SequenceData.Sentences(200, seed: 6));
+        var chars = ml.Transforms.Text.TokenizeIntoCharactersAsKeys("Chars", "Text", useMarkerCharacters: false).Fit(data).Transform(data);
+        var options = Tokens();
+        options.Input = new TokenSequence(4);
+        options.FeatureColumnName = "Chars";
+        options.HiddenSize = 8;
+        var model = ml.BinaryClassification.Trainers.Sequence(options).Fit(chars);
+        var layout = Assert.IsType<TokenSequenceLayout>(((SequenceArchitecture)model.Description.Architecture).Input);
+        _out.WriteLine($"character vocabulary: {layout.VocabularySize}");
+        Assert.True(layout.VocabularySize >= char.MaxValue);
+        Assert.All(model.Transform(chars).GetColumn<float>("Score"), s => Assert.True(float.IsFinite(s)));
+    }
 }
