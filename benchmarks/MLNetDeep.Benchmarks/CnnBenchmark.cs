@@ -72,44 +72,13 @@ public sealed class CnnBenchmark : IBenchmark
         nn.Conv2d(32, 64, 3, padding: 1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Dropout(0.25), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, 10));
 
-    private static (Tensor X, Tensor Y) Tensors(List<FashionMnistImage> images)
-    {
-        var x = new float[images.Count * FashionMnist.Pixels];
-        var y = new long[images.Count];
-        var names = FashionMnist.ClassNames.ToList();
-        for (int i = 0; i < images.Count; i++)
-        {
-            images[i].Features.CopyTo(x, i * FashionMnist.Pixels);
-            y[i] = names.IndexOf(images[i].Label);
-        }
-        return (tensor(x, new long[] { images.Count, 1, 28, 28 }), tensor(y));
-    }
-
     /// <summary>Raw training throughput (rows/s) over pre-built tensors.</summary>
     private static double RawTrain(List<FashionMnistImage> images, int epochs, int batch, int seed)
     {
         torch.random.manual_seed(seed);
-        var (x, y) = Tensors(images);
+        var (x, y) = RawLoop.Tensors(images, 1, 28, 28);
         using var net = ReferenceCnn();
-        using var opt = torch.optim.Adam(net.parameters(), 1e-3);
-        long n = x.shape[0];
-        var sw = Stopwatch.StartNew();
-        net.train();
-        for (int e = 0; e < epochs; e++)
-        {
-            using var perm = torch.randperm(n);
-            for (long s = 0; s < n; s += batch)
-            {
-                using var scope = NewDisposeScope();
-                var idx = perm.narrow(0, s, Math.Min(batch, n - s));
-                opt.zero_grad();
-                var loss = nn.functional.cross_entropy(net.call(x.index_select(0, idx)), y.index_select(0, idx));
-                loss.backward();
-                opt.step();
-                loss.item<float>();
-            }
-        }
-        double rate = n * epochs / sw.Elapsed.TotalSeconds;
+        double rate = RawLoop.Train(net, x, y, epochs, batch);
         x.Dispose(); y.Dispose();
         return rate;
     }
@@ -117,7 +86,7 @@ public sealed class CnnBenchmark : IBenchmark
     /// <summary>Raw batched inference throughput (rows/s) of the trained network over a pre-built tensor (softmax and copy-out included).</summary>
     private static double RawInfer(DeepTransformer model, List<FashionMnistImage> images, int batch)
     {
-        var (x, y) = Tensors(images);
+        var (x, y) = RawLoop.Tensors(images, 1, 28, 28);
         var net = model.Network;
         long n = x.shape[0];
         var output = new float[n * 10];

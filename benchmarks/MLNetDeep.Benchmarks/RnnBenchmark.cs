@@ -60,7 +60,7 @@ public sealed class RnnBenchmark : IBenchmark
         var lstm = model.LastTransformer;
         var keyed = ((IEnumerable<ITransformer>)model).First().Transform(ml.Data.LoadFromEnumerable(test));
         lstm.Transform(keyed).GetColumn<float[]>("Score").Count(); // warm-up
-        var (x, _) = Tensors(test);
+        var (x, _) = RawLoop.Tensors(test, Steps, Features);
         var estimatorRates = new List<double>();
         var rawRates = new List<double>();
         for (int round = 0; round < 5; round++)
@@ -108,46 +108,13 @@ public sealed class RnnBenchmark : IBenchmark
         }
     }
 
-    private static (Tensor X, Tensor Y) Tensors(List<FashionMnistImage> images)
-    {
-        var x = new float[images.Count * FashionMnist.Pixels];
-        var y = new long[images.Count];
-        var names = FashionMnist.ClassNames.ToList();
-        for (int i = 0; i < images.Count; i++)
-        {
-            images[i].Features.CopyTo(x, i * FashionMnist.Pixels);
-            y[i] = names.IndexOf(images[i].Label);
-        }
-        return (tensor(x, new long[] { images.Count, Steps, Features }), tensor(y));
-    }
-
     /// <summary>Raw training throughput (rows/s) over pre-built tensors.</summary>
     private static double RawTrain(List<FashionMnistImage> images, int epochs, int batch, int seed, double clip)
     {
         torch.random.manual_seed(seed);
-        var (x, y) = Tensors(images);
+        var (x, y) = RawLoop.Tensors(images, Steps, Features);
         using var net = new RawLstm();
-        var parameters = net.parameters().ToList();
-        using var opt = torch.optim.Adam(parameters, 1e-3);
-        long n = x.shape[0];
-        var sw = Stopwatch.StartNew();
-        net.train();
-        for (int e = 0; e < epochs; e++)
-        {
-            using var perm = torch.randperm(n);
-            for (long s = 0; s < n; s += batch)
-            {
-                using var scope = NewDisposeScope();
-                var idx = perm.narrow(0, s, Math.Min(batch, n - s));
-                opt.zero_grad();
-                var loss = nn.functional.cross_entropy(net.call(x.index_select(0, idx)), y.index_select(0, idx));
-                loss.backward();
-                nn.utils.clip_grad_norm_(parameters, clip);
-                opt.step();
-                loss.item<float>();
-            }
-        }
-        double rate = n * epochs / sw.Elapsed.TotalSeconds;
+        double rate = RawLoop.Train(net, x, y, epochs, batch, clip);
         x.Dispose(); y.Dispose();
         return rate;
     }
