@@ -125,25 +125,7 @@ public sealed class PostgresSweepStorage : ISweepStorage
                                     FROM mlnetdeep_trials WHERE sweep = @s AND (@only IS NULL OR number = @only) ORDER BY number",
             ("s", sweep), ("only", only));
         using var r = q.ExecuteReader();
-        var list = new List<TrialRecord>();
-        while (r.Read())
-        {
-            list.Add(new TrialRecord
-            {
-                Number = r.GetInt32(0),
-                Parameters = TrialParameters.FromJson(r.GetString(1)),
-                Status = Enum.Parse<TrialStatus>(r.GetString(2), ignoreCase: true),
-                Value = r.IsDBNull(3) ? null : r.GetDouble(3),
-                Intermediate = TrialRecord.IntermediateFromJson(r.GetString(4)),
-                Error = r.IsDBNull(5) ? null : r.GetString(5),
-                Worker = r.IsDBNull(6) ? null : r.GetString(6),
-                Attempts = r.GetInt32(7),
-                StartedAt = r.IsDBNull(8) ? null : r.GetFieldValue<DateTimeOffset>(8),
-                EndedAt = r.IsDBNull(9) ? null : r.GetFieldValue<DateTimeOffset>(9),
-                Duration = TimeSpan.FromSeconds(r.GetDouble(10)),
-            });
-        }
-        return list;
+        return TrialRows.ReadAll(r, static (row, i) => row.GetFieldValue<DateTimeOffset>(i));
     }
 
     private static NpgsqlCommand Cmd(NpgsqlConnection c, NpgsqlTransaction? tx, string sql, params (string Name, object? Value)[] args)

@@ -136,25 +136,7 @@ public sealed class SqliteSweepStorage : ISweepStorage
         using var q = Cmd(@"SELECT number, params, status, value, intermediate, error, worker, attempts, started_at, ended_at, duration_s
                             FROM trials WHERE sweep = $s ORDER BY number", tx, ("$s", sweep));
         using var r = q.ExecuteReader();
-        var list = new List<TrialRecord>();
-        while (r.Read())
-        {
-            list.Add(new TrialRecord
-            {
-                Number = r.GetInt32(0),
-                Parameters = TrialParameters.FromJson(r.GetString(1)),
-                Status = Enum.Parse<TrialStatus>(r.GetString(2), ignoreCase: true),
-                Value = r.IsDBNull(3) ? null : r.GetDouble(3),
-                Intermediate = TrialRecord.IntermediateFromJson(r.GetString(4)),
-                Error = r.IsDBNull(5) ? null : r.GetString(5),
-                Worker = r.IsDBNull(6) ? null : r.GetString(6),
-                Attempts = r.GetInt32(7),
-                StartedAt = r.IsDBNull(8) ? null : DateTimeOffset.Parse(r.GetString(8), CultureInfo.InvariantCulture),
-                EndedAt = r.IsDBNull(9) ? null : DateTimeOffset.Parse(r.GetString(9), CultureInfo.InvariantCulture),
-                Duration = TimeSpan.FromSeconds(r.GetDouble(10)),
-            });
-        }
-        return list;
+        return TrialRows.ReadAll(r, static (row, i) => DateTimeOffset.Parse(row.GetString(i), CultureInfo.InvariantCulture));
     }
 
     private SqliteCommand Cmd(string sql, SqliteTransaction? tx, params (string Name, object? Value)[] args)
