@@ -84,13 +84,7 @@ public sealed class OnnxSequenceParityTests
             _ => ml.Regression.Trainers.Sequence(options),
         };
         var pipeline = trainer.Fit(train);
-        var model = pipeline switch
-        {
-            DeepTransformer d => d,
-            IEnumerable<ITransformer> chain => (DeepTransformer)chain.Last(),
-            _ => throw new InvalidOperationException(),
-        };
-        return (pipeline, model);
+        return (pipeline, pipeline.GetDeepTransformer());
     }
 
     private static byte[] Export(DeepTransformer model, OnnxExportOptions? options = null)

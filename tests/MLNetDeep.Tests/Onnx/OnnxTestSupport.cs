@@ -58,13 +58,7 @@ internal static class OnnxTestSupport
             _ => ml.Regression.Trainers.Cnn(options),
         };
         var pipeline = trainer.Fit(train);
-        var model = pipeline switch
-        {
-            DeepTransformer d => d,
-            IEnumerable<ITransformer> chain => (DeepTransformer)chain.Last(),
-            _ => throw new InvalidOperationException(),
-        };
-        return (pipeline, model);
+        return (pipeline, pipeline.GetDeepTransformer());
     }
 
     public static float[][] TestFeatures(int n = TestRows) => TestData.TestImages(n).Select(i => i.Features).ToArray();
