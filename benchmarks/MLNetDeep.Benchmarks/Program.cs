@@ -19,4 +19,8 @@ if (chosen is null)
     Console.Error.WriteLine($"Unknown benchmark '{args[0]}'. Known: {string.Join(", ", benchmarks.Select(b => b.Name))}");
     return 2;
 }
+// Load LibTorch (and apply MLNetDeep's malloc tuning) before anything runs, so the raw TorchSharp loops that the
+// ratios compare against run under the same allocator settings as the estimators.
+MLNetDeep.Runtime.TorchRuntime.EnsureLoaded();
+Console.WriteLine($"native_allocator_tuned: {(MLNetDeep.Runtime.NativeAllocator.IsTuned ? 1 : 0)}");
 return chosen.Run(args.Skip(1).ToArray());

@@ -16,13 +16,14 @@ public static class TorchRuntime
     /// <summary>The libstdc++ symbol version TorchSharp 0.107's native library needs.</summary>
     internal const string RequiredGlibcxx = "GLIBCXX_3.4.32";
 
-    /// <summary>Initialises LibTorch for the CPU; throws <see cref="TorchBackendException"/> with the cause and fix.</summary>
+    /// <summary>Initialises LibTorch for the CPU (and tunes glibc's malloc for it: see <see cref="NativeAllocator"/>); throws <see cref="TorchBackendException"/> with the cause and fix.</summary>
     public static void EnsureLoaded()
     {
         if (_loaded) return;
         lock (Gate)
         {
             if (_loaded) return;
+            NativeAllocator.TuneOnce();
             try
             {
                 torch.InitializeDeviceType(DeviceType.CPU);

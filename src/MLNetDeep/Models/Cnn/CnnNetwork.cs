@@ -56,8 +56,8 @@ public sealed class CnnNetwork : DeepNetwork
 
     internal static nn.Module<Tensor, Tensor> Pooling(CnnLayer layer) => layer.Pooling switch
     {
-        PoolingKind.Max => nn.MaxPool2d(layer.PoolSize),
-        PoolingKind.Average => nn.AvgPool2d(layer.PoolSize),
+        PoolingKind.Max => new Pool2dModule("pool", max: true, layer.PoolSize),
+        PoolingKind.Average => new Pool2dModule("pool", max: false, layer.PoolSize),
         _ => nn.Identity(),
     };
 
@@ -112,8 +112,7 @@ internal sealed class ConvBlockModule : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var c = conv.call(x);
-        var a = normAfter ? norm.call(activation.call(c)) : activation.call(norm.call(c));
+        var a = normAfter ? norm.call(activation.call(conv.call(x))) : activation.call(CnnInference.ConvThenNorm(conv, norm, x, training));
         var y = dropout.call(pool.call(a));
         return y.MoveToOuterDisposeScope();
     }
@@ -158,8 +157,16 @@ internal sealed class ResidualBlockModule : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var main = norm2.call(conv2.call(act1.call(norm1.call(conv1.call(x)))));
-        var y = act2.call(main + shortcut.call(x));
+        var main = CnnInference.ConvThenNorm(conv2, norm2, act1.call(CnnInference.ConvThenNorm(conv1, norm1, x, training)), training);
+        var y = act2.call(main + Shortcut(x));
         return dropout.call(pool.call(y)).MoveToOuterDisposeScope();
+    }
+
+    // The projection shortcut with batch norm is Sequential(conv, bn): fold it like the main path.
+    private Tensor Shortcut(Tensor x)
+    {
+        if (shortcut is TorchSharp.Modules.Sequential s && s.children().ToArray() is [nn.Module<Tensor, Tensor> proj, nn.Module<Tensor, Tensor> bn])
+            return CnnInference.ConvThenNorm(proj, bn, x, training);
+        return shortcut.call(x);
     }
 }

@@ -1,0 +1,87 @@
+using MLNetDeep.Models.Cnn;
+using MLNetDeep.Runtime;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace MLNetDeep.Tests.Cnn;
+
+/// <summary>The eval-mode forms of CNN layers compute the same function as the training-mode layers.</summary>
+public class InferenceFormTests
+{
+    public InferenceFormTests() => TorchRuntime.EnsureLoaded();
+
+    [Theory]
+    [InlineData(true, 2, 28)]
+    [InlineData(true, 3, 29)]   // floor mode drops the last 2 rows and columns
+    [InlineData(false, 2, 14)]
+    [InlineData(false, 3, 8)]
+    public void Eval_pooling_equals_LibTorch_pooling(bool max, int size, int side)
+    {
+        torch.manual_seed(3);
+        using var pool = new Pool2dModule("pool", max, size);
+        using var x = torch.randn(5, 4, side, side);
+        pool.train();
+        using var exact = pool.call(x);
+        pool.eval();
+        using var fast = pool.call(x);
+        Assert.Equal(exact.shape, fast.shape);
+        Assert.True(exact.allclose(fast, rtol: 0, atol: 1e-6), $"max |diff| = {(exact - fast).abs().max().item<float>()}");
+    }
+
+    [Theory]
+    [InlineData(true, 1)]    // conv with bias, symmetric padding
+    [InlineData(false, 2)]   // no bias, stride 2
+    public void Folding_batch_norm_into_the_convolution_keeps_the_output(bool bias, int stride)
+    {
+        torch.manual_seed(4);
+        using var conv = nn.Conv2d(3, 6, (3, 3), stride: (stride, stride), padding: (1, 1), bias: bias);
+        using var bn = nn.BatchNorm2d(6);
+        using (var _ = no_grad())
+        {
+            bn.running_mean!.copy_(torch.randn(6));
+            bn.running_var!.copy_(torch.rand(6) + 0.5);
+            bn.weight!.copy_(torch.randn(6));
+            bn.bias!.copy_(torch.randn(6));
+        }
+        bn.eval();
+        using var x = torch.randn(4, 3, 11, 11);
+        using var expected = bn.call(conv.call(x));
+        using var folded = CnnInference.ConvThenNorm(conv, bn, x, training: false);
+        Assert.True(expected.allclose(folded, rtol: 0, atol: 1e-5), $"max |diff| = {(expected - folded).abs().max().item<float>()}");
+    }
+
+    [Fact]
+    public void Folding_handles_the_padded_sequential_form_of_asymmetric_same_padding()
+    {
+        torch.manual_seed(5);
+        var inner = nn.Conv2d(2, 3, (2, 2), bias: false);
+        using var conv = nn.Sequential(("pad", nn.ZeroPad2d((0, 1, 0, 1))), ("conv", inner));
+        using var bn = nn.BatchNorm2d(3);
+        using (var _ = no_grad()) bn.running_var!.copy_(torch.rand(3) + 0.1);
+        bn.eval();
+        using var x = torch.randn(2, 2, 7, 7);
+        using var expected = bn.call(conv.call(x));
+        using var folded = CnnInference.ConvThenNorm(conv, bn, x, training: false);
+        Assert.True(expected.allclose(folded, rtol: 0, atol: 1e-5));
+    }
+
+    [Theory]
+    [InlineData(null, null, null, null)]
+    [InlineData("0", null, null, "MLNETDEEP_TUNE_MALLOC=0")]
+    [InlineData(null, "65536", null, "the environment sets glibc's malloc thresholds")]
+    [InlineData(null, null, "1048576", "the environment sets glibc's malloc thresholds")]
+    public void Allocator_tuning_defers_to_the_environment(string? optOut, string? mmap, string? trim, string? expected)
+    {
+        var env = new Dictionary<string, string?> { ["MLNETDEEP_TUNE_MALLOC"] = optOut, ["MALLOC_MMAP_THRESHOLD_"] = mmap, ["MALLOC_TRIM_THRESHOLD_"] = trim };
+        var declined = NativeAllocator.Declined(k => env.GetValueOrDefault(k));
+        Assert.Equal(OperatingSystem.IsLinux() ? expected : "not Linux", declined);
+    }
+
+    [Fact]
+    public void Allocator_tuning_is_in_effect_after_loading_on_glibc_Linux()
+    {
+        if (NativeAllocator.Declined(Environment.GetEnvironmentVariable) is not null) return; // declined here: nothing to check
+        Assert.True(NativeAllocator.IsTuned, "mallopt was not applied although glibc Linux and no override in the environment");
+    }
+}
