@@ -72,7 +72,7 @@ public sealed class FixedShapeLayout : FeatureLayout
 
     /// <inheritdoc />
     public override (Tensor Values, Tensor? Lengths) Collate(ReadOnlySpan<float> values, ReadOnlySpan<int> rowLengths)
-        => (tensor(values.ToArray(), BatchShape(rowLengths.Length)), null);
+        => (NativeBuffers.FromSpan(values, BatchShape(rowLengths.Length)), null);
 
     /// <inheritdoc />
     public override long[] BatchShape(long rows) => new[] { rows }.Concat(Shape).ToArray();

@@ -99,7 +99,7 @@ internal sealed class InMemoryDataset : IDisposable
         long count = offsets.Count - 1;
         if (layout.IsFixedSize)
         {
-            var dense = tensor(values.AsSpan().ToArray(), layout.BatchShape(count)).to(device);
+            var dense = NativeBuffers.FromSpan(values.AsSpan(), layout.BatchShape(count)).to(device);
             return new InMemoryDataset(layout, dense, null, null, rawLabels, labelTensor, weightTensor, count, spec, labelOffsetArray);
         }
         return new InMemoryDataset(layout, null, values.AsSpan().ToArray(), offsets.ToArray(), rawLabels, labelTensor, weightTensor, count, spec, labelOffsetArray);

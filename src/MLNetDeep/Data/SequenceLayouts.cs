@@ -177,14 +177,12 @@ public sealed class NumericSequenceLayout : SequenceLayout
         var (start, kept, maxKept, allEqual) = Plan(rowLengths);
         // Rows are copied straight into the tensor's memory (no managed batch-sized buffer, so no large-object-heap churn).
         var batch = allEqual ? empty(n, maxKept, f) : zeros(n, maxKept, f);
-        using (var target = batch.data<float>())
+        var target = NativeBuffers.Floats(batch);
+        int at = 0;
+        for (int i = 0; i < n; i++)
         {
-            int at = 0;
-            for (int i = 0; i < n; i++)
-            {
-                target.CopyFrom(values.Slice(at + start[i] * f, kept[i] * f), 0, (long)i * maxKept * f);
-                at += rowLengths[i];
-            }
+            values.Slice(at + start[i] * f, kept[i] * f).CopyTo(target.Slice(i * maxKept * f));
+            at += rowLengths[i];
         }
         return (batch, LengthsTensor(kept, allEqual));
     }
@@ -283,15 +281,16 @@ public sealed class TokenSequenceLayout : SequenceLayout
     {
         int n = rowLengths.Length;
         var (start, kept, maxKept, allEqual) = Plan(rowLengths);
-        var buffer = new long[(long)n * maxKept];
+        var batch = zeros(new long[] { n, maxKept }, ScalarType.Int64);
+        var buffer = NativeBuffers.Longs(batch);
         int at = 0;
         for (int i = 0; i < n; i++)
         {
             var src = values.Slice(at + start[i], kept[i]);
-            var dst = buffer.AsSpan(i * maxKept, kept[i]);
+            var dst = buffer.Slice(i * maxKept, kept[i]);
             for (int j = 0; j < src.Length; j++) dst[j] = (long)src[j];
             at += rowLengths[i];
         }
-        return (tensor(buffer, new long[] { n, maxKept }), LengthsTensor(kept, allEqual));
+        return (batch, LengthsTensor(kept, allEqual));
     }
 }

@@ -35,7 +35,7 @@ internal static class LayerwisePretrainer
             }
         }
         if (rows == 0) throw new InvalidDataException("Pretraining.UnlabeledData has no rows.");
-        return tensor(values.ToArray(), layout.BatchShape(rows));
+        return Data.NativeBuffers.FromSpan(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(values), layout.BatchShape(rows));
     }
 
     public static List<PretrainingLayerResult> Run(nn.Module network, PretrainingOptions o, Tensor features, int batchSize, Action<string>? log)

@@ -100,7 +100,7 @@ public sealed class DeepTransformer : ITransformer, IDisposable
             var (x, lengths) = _layout.Collate(values, rowLengths);
             var raw = _network.Forward(x.to(_device), lengths?.to(_device));
             var result = _head.Postprocess(Spec, raw, lengths).to(ScalarType.Float32).cpu().contiguous();
-            result.data<float>().CopyTo(outputs);
+            NativeBuffers.Floats(result).CopyTo(outputs);
         }
     }
 

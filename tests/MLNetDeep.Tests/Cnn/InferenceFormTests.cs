@@ -85,3 +85,23 @@ public class InferenceFormTests
         Assert.True(NativeAllocator.IsTuned, "mallopt was not applied although glibc Linux and no override in the environment");
     }
 }
+
+/// <summary>Block copies between spans and tensor memory.</summary>
+public class NativeBuffersTests
+{
+    public NativeBuffersTests() => TorchRuntime.EnsureLoaded();
+
+    [Fact]
+    public void FromSpan_round_trips_and_refuses_a_wrong_size()
+    {
+        var values = Enumerable.Range(0, 24).Select(i => i * 0.5f).ToArray();
+        using var t = MLNetDeep.Data.NativeBuffers.FromSpan(values, new long[] { 2, 3, 4 });
+        Assert.Equal(new long[] { 2, 3, 4 }, t.shape);
+        Assert.Equal(values[13], t[1, 0, 1].item<float>());
+        Assert.Equal(values, MLNetDeep.Data.NativeBuffers.Floats(t).ToArray());
+        var e = Assert.Throws<ArgumentException>(() => MLNetDeep.Data.NativeBuffers.FromSpan(values, new long[] { 5, 5 }));
+        Assert.Contains("24 values", e.Message);
+        using var notContiguous = t.transpose(0, 2);
+        Assert.Throws<InvalidOperationException>(() => MLNetDeep.Data.NativeBuffers.Floats(notContiguous).Length);
+    }
+}
