@@ -35,35 +35,75 @@ internal sealed class OnnxSaveRoute : IMLNetSaveRoute
     public ITransformer ToMLNetTransformer(DeepTransformer model, MLContext? mlContext)
     {
         var ml = mlContext ?? new MLContext();
-        var spec = model.Description.Head;
-        if (model.Description.Architecture.Layout is not Data.FixedShapeLayout layout)
-            throw new NotSupportedException(
-                $"An MLNetDeep {model.Description.Architecture.GetType().Name} model reads variable-size rows; ML.NET's OnnxTransformer " +
-                "feeds fixed-size vectors only, so it can't be saved with mlContext.Model.Save. Save it with DeepTransformer.Save(path), " +
-                "or export it with ExportToOnnx and score it with ONNX Runtime directly.");
+        var description = model.Description;
+        var spec = description.Head;
         string feature = model.FeatureColumnName;
-        var outputs = OnnxExporter.GraphOutputNames(spec.Kind, OnnxGraphForm.SingleRow);
+        if (spec.Kind == PredictionKind.SequenceTagging)
+            throw new NotSupportedException(
+                "A sequence tagger outputs one label per step (variable-length vectors), which ML.NET's OnnxTransformer can't declare, so it " +
+                "can't be saved with mlContext.Model.Save. Save it with DeepTransformer.Save(path), or export it with ExportToOnnx and score " +
+                "it with ONNX Runtime directly.");
 
-        byte[] bytes = OnnxExporter.ToBytes(model, new OnnxExportOptions(), OnnxGraphForm.SingleRow);
-        var onnxEstimator = ml.Transforms.ApplyOnnxModel(outputs, new[] { feature }, new MemoryStream(bytes));
+        // Fixed-size rows (images, fixed-length numeric sequences): the single-row graph reads the feature column itself.
+        // Variable-length rows (token or numeric sequences): a pad mapping makes them fixed-width first (PaddedRow graph).
+        var form = OnnxGraphForm.SingleRow;
+        int width;
+        DataViewType featureType;
+        var temporary = new List<string>();
+        var steps = new List<IEstimator<ITransformer>>();
+        if (description.Architecture.Layout is Data.FixedShapeLayout layout)
+        {
+            width = checked((int)layout.Size);
+            featureType = new VectorDataViewType(NumberDataViewType.Single, width);
+        }
+        else if (description.Architecture.Layout is Data.NumericSequenceLayout && description.FeatureVectorSize is int fixedSize)
+        {
+            width = fixedSize;
+            featureType = new VectorDataViewType(NumberDataViewType.Single, width);
+        }
+        else if (description.Architecture.Layout is Data.SequenceLayout sequence)
+        {
+            form = OnnxGraphForm.PaddedRow;
+            width = PaddedWidth(description, sequence);
+            featureType = sequence is Data.TokenSequenceLayout tokens
+                ? new VectorDataViewType(tokens.KeyCount is int keys ? new KeyDataViewType(typeof(uint), keys) : NumberDataViewType.UInt32)
+                : new VectorDataViewType(NumberDataViewType.Single);
+            // The row as Single values under a fixed name (token keys as their ids 1..K, 0 = unknown; ConvertType refuses
+            // keys, a CustomMapping reads them as UInt32), then padded to the graph's width.
+            if (sequence is Data.TokenSequenceLayout)
+            {
+                steps.Add(ml.Transforms.CopyColumns(TokenIdsFactory.InputColumn, feature));
+                steps.Add(ml.Transforms.CustomMapping(new TokenIdsFactory().GetMapping(), TokenIdsFactory.Contract));
+                temporary.Add(TokenIdsFactory.InputColumn);
+            }
+            else steps.Add(ml.Transforms.Conversion.ConvertType(SequencePadding.InputColumn, feature, DataKind.Single));
+            steps.Add(SequencePadding.Estimator(ml, width, SequenceOnnxExporter.PadsKeepEnd(sequence)));
+            temporary.AddRange(new[] { SequencePadding.InputColumn, OnnxNames.PaddedValues, OnnxNames.ValueCount });
+        }
+        else throw new NotSupportedException(
+            $"An MLNetDeep model with a {description.Architecture.Layout.GetType().Name} input can't be saved with mlContext.Model.Save. " +
+            "Save it with DeepTransformer.Save(path).");
+
+        var outputs = OnnxExporter.GraphOutputNames(spec.Kind, form);
+        byte[] bytes = OnnxExporter.ToBytes(model, new OnnxExportOptions(), form, width);
+        var inputs = form == OnnxGraphForm.PaddedRow ? new[] { OnnxNames.PaddedValues, OnnxNames.ValueCount } : new[] { feature };
+        steps.Add(ml.Transforms.ApplyOnnxModel(outputs, inputs, new MemoryStream(bytes)));
 
         // An empty view with the feature column is enough to fit: none of these transforms learns from data.
-        var definition = SchemaDefinition.Create(typeof(FeatureRow));
-        definition[0].ColumnName = feature;
-        definition[0].ColumnType = new VectorDataViewType(NumberDataViewType.Single, checked((int)layout.Size));
-        var empty = ml.Data.LoadFromEnumerable(Array.Empty<FeatureRow>(), definition);
+        var empty = ((VectorDataViewType)featureType).ItemType.RawType == typeof(uint)
+            ? EmptyView<UInt32FeatureRow>(ml, feature, featureType)
+            : EmptyView<FeatureRow>(ml, feature, featureType);
 
         // ML.NET 5.0.1's OnnxTransformer can't read rank-0 outputs, so per-row scalars come out as one-element
         // vectors; a CustomMapping (contract below, found by name when the model is loaded) makes them scalars.
-        var temporary = outputs.Where(o => o.StartsWith(OnnxExporter.SingleRowScalarPrefix, StringComparison.Ordinal)).ToArray();
-        IEstimator<ITransformer> estimator = onnxEstimator;
-        estimator = spec.Kind switch
+        temporary.AddRange(outputs.Where(o => o.StartsWith(OnnxExporter.SingleRowScalarPrefix, StringComparison.Ordinal)));
+        steps.Add(spec.Kind switch
         {
-            PredictionKind.BinaryClassification => estimator.Append(ml.Transforms.CustomMapping(new BinaryColumnsFactory().GetMapping(), BinaryColumnsFactory.Contract)),
-            PredictionKind.Regression => estimator.Append(ml.Transforms.CustomMapping(new RegressionColumnsFactory().GetMapping(), RegressionColumnsFactory.Contract)),
-            _ => estimator.Append(ml.Transforms.CustomMapping(new MulticlassColumnsFactory().GetMapping(), MulticlassColumnsFactory.Contract)),
-        };
-        estimator = estimator.Append(ml.Transforms.DropColumns(temporary));
+            PredictionKind.BinaryClassification => ml.Transforms.CustomMapping(new BinaryColumnsFactory().GetMapping(), BinaryColumnsFactory.Contract),
+            PredictionKind.Regression => ml.Transforms.CustomMapping(new RegressionColumnsFactory().GetMapping(), RegressionColumnsFactory.Contract),
+            _ => ml.Transforms.CustomMapping(new MulticlassColumnsFactory().GetMapping(), MulticlassColumnsFactory.Contract),
+        });
+        steps.Add(ml.Transforms.DropColumns(temporary.ToArray()));
         if (spec.Kind == PredictionKind.MulticlassClassification)
         {
             var names = spec.ClassNames;
@@ -73,14 +113,62 @@ internal sealed class OnnxSaveRoute : IMLNetSaveRoute
                     $"The model's class names {(duplicate is not null ? $"repeat '{duplicate.Key}'" : "include an empty name")}; " +
                     "saving inside an ML.NET model rebuilds PredictedLabel's key from the names, so they must be distinct and non-empty.");
             var keyData = ml.Data.LoadFromEnumerable(names.Select(n => new KeyRow { Value = n }));
-            estimator = estimator.Append(ml.Transforms.Conversion.MapValueToKey(ColumnNames.PredictedLabel, ColumnNames.PredictedLabel, keyData: keyData));
+            steps.Add(ml.Transforms.Conversion.MapValueToKey(ColumnNames.PredictedLabel, ColumnNames.PredictedLabel, keyData: keyData));
         }
-        return estimator.Fit(empty);
+        return FitInOrder(steps, empty);
+    }
+
+    /// <summary>
+    /// The padded width for a variable-length sequence model: MaxLength × values per step, or without a MaxLength the
+    /// longest training row; rounded up to the next pad-mapping width.
+    /// </summary>
+    internal static int PaddedWidth(Persistence.ModelDescription description, Data.SequenceLayout sequence)
+    {
+        long values = sequence.MaxLength is int max
+            ? (long)max * sequence.ValuesPerStep
+            : description.LongestRowValues ?? throw new NotSupportedException(
+                "This variable-length sequence model has no MaxLength and its file doesn't record the longest training row, so the " +
+                "fixed input width that ML.NET's OnnxTransformer needs is unknown. Retrain with MaxLength set (rows longer than it are " +
+                "cut as Truncation says), then save.");
+        return SequencePadding.WidthFor(values) ?? throw new NotSupportedException(
+            $"Rows of up to {values} values (MaxLength × values per step, or the longest training row) are wider than the largest " +
+            $"pad mapping ({SequencePadding.Widths[^1]} values) for a saved ML.NET model. Set a smaller MaxLength, or export with " +
+            "ExportToOnnx and score with ONNX Runtime directly (the batch graph takes any length).");
+    }
+
+    /// <summary>
+    /// Fits the steps one by one into a flat chain. EstimatorChain.Fit would first propagate SchemaShapes, where
+    /// CustomMapping's rule is stricter than its transformer's (it refuses a key vector for the UInt32[] property
+    /// that the transformer reads fine, saved and loaded).
+    /// </summary>
+    private static ITransformer FitInOrder(IEnumerable<IEstimator<ITransformer>> steps, IDataView data)
+    {
+        var fitted = new List<ITransformer>();
+        foreach (var step in steps)
+        {
+            var transformer = step.Fit(data);
+            fitted.Add(transformer);
+            data = transformer.Transform(data);
+        }
+        return new TransformerChain<ITransformer>(fitted.ToArray());
+    }
+
+    private static IDataView EmptyView<TRow>(MLContext ml, string column, DataViewType type) where TRow : class
+    {
+        var definition = SchemaDefinition.Create(typeof(TRow));
+        definition[0].ColumnName = column;
+        definition[0].ColumnType = type;
+        return ml.Data.LoadFromEnumerable(Array.Empty<TRow>(), definition);
     }
 
     private sealed class FeatureRow
     {
         public float[] Features { get; set; } = Array.Empty<float>();
+    }
+
+    private sealed class UInt32FeatureRow
+    {
+        public uint[] Features { get; set; } = Array.Empty<uint>();
     }
 
     private sealed class KeyRow

@@ -23,6 +23,10 @@ internal sealed class InMemoryDataset : IDisposable
     private readonly long[]? _labelOffsets;  // per-step labels: N + 1 offsets into RawLabels
 
     public long Count { get; }
+    /// <summary>Feature values in the longest row.</summary>
+    public long LongestRow => _dense is not null
+        ? _dense.shape.Skip(1).Aggregate(1L, (a, b) => a * b)
+        : Enumerable.Range(0, (int)Count).Select(i => _offsets![i + 1] - _offsets[i]).DefaultIfEmpty(0).Max();
     /// <summary>One label per row, or (per-step heads) every row's step labels laid end to end.</summary>
     public float[] RawLabels { get; }
     public HeadSpec Spec { get; }

@@ -20,6 +20,12 @@ internal enum OnnxGraphForm
     /// OnnxTransformer can't read rank-0 outputs; MLNetDeep.Onnx turns these into scalar columns).
     /// </summary>
     SingleRow,
+    /// <summary>
+    /// One variable-length sequence row per run, padded to a fixed width by MLNetDeep.Onnx's pad mapping (ML.NET's
+    /// OnnxTransformer feeds known-size vectors only): inputs <see cref="OnnxNames.PaddedValues"/> [1, width] float and
+    /// <see cref="OnnxNames.ValueCount"/> [1] int32 (the row's real number of values); outputs as <see cref="SingleRow"/>.
+    /// </summary>
+    PaddedRow,
 }
 
 /// <summary>Builds the ONNX model of a trained <see cref="DeepTransformer"/>: input, family network, task head, metadata.</summary>
@@ -29,8 +35,9 @@ internal static class OnnxExporter
     internal const string SingleRowScalarPrefix = "__MLNetDeep_";
 
     /// <summary>Serialises the model for <paramref name="form"/>.</summary>
-    public static byte[] ToBytes(DeepTransformer model, OnnxExportOptions? options, OnnxGraphForm form)
-        => ProtoWriter.Serialize(Build(model, options ?? new OnnxExportOptions(), form));
+    /// <param name="rowValues">Single-row forms: the fixed input width (values per row; for <see cref="OnnxGraphForm.PaddedRow"/> the padded width).</param>
+    public static byte[] ToBytes(DeepTransformer model, OnnxExportOptions? options, OnnxGraphForm form, int? rowValues = null)
+        => ProtoWriter.Serialize(Build(model, options ?? new OnnxExportOptions(), form, rowValues));
 
     /// <summary>Writes to a file through a temporary file renamed into place.</summary>
     public static void WriteAtomic(string path, byte[] bytes)
@@ -54,7 +61,7 @@ internal static class OnnxExporter
         }
     }
 
-    public static ModelProto Build(DeepTransformer model, OnnxExportOptions options, OnnxGraphForm form)
+    public static ModelProto Build(DeepTransformer model, OnnxExportOptions options, OnnxGraphForm form, int? rowValues = null)
     {
         options.Validate();
         var description = model.Description;
@@ -66,7 +73,10 @@ internal static class OnnxExporter
                 "a tagger's outputs are variable-length vectors, which the single-row graph for ML.NET's OnnxTransformer can't declare. Use ExportToOnnx and ONNX Runtime.");
         var g = new OnnxGraphBuilder(options.Opset);
 
-        string inputName = options.InputName ?? description.FeatureColumnName;
+        bool padded = form == OnnxGraphForm.PaddedRow;
+        if (form != OnnxGraphForm.Batch && options.SequenceLengthsInput)
+            throw new OnnxExportException("the graph input", "SequenceLengthsInput applies to the batch graph only.");
+        string inputName = padded ? OnnxNames.PaddedValues : options.InputName ?? description.FeatureColumnName;
         var outputs = GraphOutputNames(spec.Kind, form);
         if (outputs.Contains(inputName, StringComparer.Ordinal))
             throw new OnnxExportException("the graph input",
@@ -75,7 +85,10 @@ internal static class OnnxExporter
         foreach (var o in outputs) g.Reserve(o);
 
         object batch = form == OnnxGraphForm.Batch ? "N" : 1L;
-        var rowDims = exporter.InputDims(arch);
+        var rowDims = form != OnnxGraphForm.Batch && rowValues is int width ? new object[] { (long)width } : exporter.InputDims(arch);
+        if (form != OnnxGraphForm.Batch && rowDims.Any(d => d is string))
+            throw new OnnxExportException("the graph input",
+                "ML.NET's OnnxTransformer needs a known input width, and this model's rows have no fixed size.");
         g.Graph.Inputs.Add(new ValueInfoProto
         {
             Name = inputName,
@@ -88,11 +101,27 @@ internal static class OnnxExporter
             }}).",
         });
 
+        string networkInput = inputName;
+        if (padded)
+        {
+            if (arch.Layout is not Data.SequenceLayout sequence || rowValues is not int paddedWidth)
+                throw new OnnxExportException("the graph input", "the padded single-row form is for sequence models, with a padded width.");
+            var count = g.Reserve(OnnxNames.ValueCount);
+            g.Graph.Inputs.Add(new ValueInfoProto
+            {
+                Name = count,
+                ElemType = OnnxDataType.Int32,
+                Shape = new List<object> { 1L },
+                DocString = $"Real number of values in the row (steps × {sequence.ValuesPerStep}); the rest of {inputName} is padding.",
+            });
+            networkInput = SequenceOnnxExporter.PaddedFrontEnd(g, sequence, inputName, count, paddedWidth);
+        }
+
         string raw;
         using (no_grad())
         {
-            var ctx = new OnnxExportContext(g, options, arch, model.Network);
-            raw = exporter.Emit(ctx, inputName);
+            var ctx = new OnnxExportContext(g, options, arch, model.Network) { InputPreTruncated = padded };
+            raw = exporter.Emit(ctx, networkInput);
         }
         EmitHead(g, spec, raw, form);
 
@@ -141,7 +170,7 @@ internal static class OnnxExporter
         OutputNames(kind).Select(n => OutputName(kind, n, form)).ToArray();
 
     private static string OutputName(PredictionKind kind, string column, OnnxGraphForm form) =>
-        form == OnnxGraphForm.SingleRow && !(kind == PredictionKind.MulticlassClassification && column == OnnxNames.Score)
+        form != OnnxGraphForm.Batch && !(kind == PredictionKind.MulticlassClassification && column == OnnxNames.Score)
             ? SingleRowScalarPrefix + column
             : column;
 

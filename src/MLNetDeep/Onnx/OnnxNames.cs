@@ -21,6 +21,10 @@ public static class OnnxNames
     /// real number of steps of each row (1 to the padded length).
     /// </summary>
     public const string Lengths = "Lengths";
+    /// <summary>Padded single-row graph (inside a saved ML.NET model): the row's values, padded to the graph's width.</summary>
+    internal const string PaddedValues = "__MLNetDeep_PaddedValues";
+    /// <summary>Padded single-row graph: the row's real number of values (int32 [1]).</summary>
+    internal const string ValueCount = "__MLNetDeep_ValueCount";
 
     /// <summary>Metadata key: the task, a <see cref="Training.PredictionKind"/> name.</summary>
     public const string PredictionKindKey = "MLNetDeep.PredictionKind";

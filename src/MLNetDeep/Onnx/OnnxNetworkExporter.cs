@@ -47,6 +47,8 @@ internal sealed class OnnxExportContext
     public OnnxExportOptions Options { get; }
     public NetworkArchitecture Architecture { get; }
     public DeepNetwork Network { get; }
+    /// <summary>True when the input is one row already cut to MaxLength (the padded single-row front end did it).</summary>
+    public bool InputPreTruncated { get; init; }
 
     /// <summary>The module at <paramref name="path"/> (e.g. "body.block0.conv"), checked to be a <typeparamref name="T"/>.</summary>
     public T Module<T>(string path, string layer) where T : nn.Module

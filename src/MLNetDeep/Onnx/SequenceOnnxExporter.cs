@@ -55,7 +55,7 @@ internal sealed class SequenceOnnxExporter : OnnxNetworkExporter
         }
         else throw new OnnxExportException($"Input ({arch.Input?.GetType().Name ?? "null"})", "only numeric and token sequence layouts are exportable.");
 
-        (x, lengths) = Truncate(ctx, arch.Input, x, lengths);
+        if (!ctx.InputPreTruncated) (x, lengths) = Truncate(ctx, arch.Input, x, lengths);
 
         var sequenceMajor = g.Node("Transpose", new[] { x }, "steps_t", Ints("perm", 1, 0, 2));   // [T, N, F]
         var cell = arch.Cell switch
@@ -122,6 +122,58 @@ internal sealed class SequenceOnnxExporter : OnnxNetworkExporter
                 "Export without SequenceLengthsInput, or truncate the rows to MaxLength before scoring and export a model with Truncation=Error or KeepStart.");
         x = g.Node("Slice", new[] { x, g.Int64Constant("minus_max_length", new long[] { -max }, 1), g.Int64Constant("int64_max", new long[] { long.MaxValue }, 1), axes }, "truncated");
         return (x, lengths);
+    }
+
+    /// <summary>
+    /// True when the pad mapping in front of a <see cref="OnnxGraphForm.PaddedRow"/> graph must keep a long row's last
+    /// values (Truncation=KeepEnd with a MaxLength); otherwise it keeps the first values.
+    /// </summary>
+    internal static bool PadsKeepEnd(SequenceLayout layout) => layout.MaxLength is not null && layout.Truncation == SequenceTruncation.KeepEnd;
+
+    /// <summary>
+    /// The padded single-row front end: padded values [1, W] and the row's value count [1] (int32) → the row's kept
+    /// values [1, kept·F], with MaxLength and Truncation applied as the transformer applies them. The pad mapping left
+    /// the row's first W values (its last W when <see cref="PadsKeepEnd"/>) at the start of the padded vector.
+    /// Rows the transformer would refuse (over MaxLength with Truncation=Error) or that don't fit (no MaxLength and more
+    /// than W values) stop ONNX Runtime at a Gather (index out of bounds) whose node name says why (ONNX has no assert
+    /// operator): the row's values are multiplied by that Gather's 1.0, so the check can't be pruned.
+    /// </summary>
+    internal static string PaddedFrontEnd(OnnxGraphBuilder g, SequenceLayout layout, string padded, string count, int width)
+    {
+        long f = layout.ValuesPerStep;
+        var n = g.Node("Cast", new[] { count }, "value_count", Int("to", (long)OnnxDataType.Int64));               // [1]
+        var widthConst = g.Int64Constant("padded_width", new long[] { width }, 1);
+        var perStep = g.Int64Constant("values_per_step", new long[] { f }, 1);
+        var present = g.Node("Min", new[] { n, widthConst }, "values_present");                                     // [1]
+        var available = g.Node("Div", new[] { present, perStep }, "steps_present");                                 // whole steps present
+        string kept;
+        string? bad = null, why = null;
+        if (layout.MaxLength is int max)
+        {
+            var maxConst = g.Int64Constant("max_length", new long[] { max }, 1);
+            kept = g.Node("Min", new[] { available, maxConst }, "kept_steps");
+            if (layout.Truncation == SequenceTruncation.Error)
+            {
+                var steps = g.Node("Div", new[] { n, perStep }, "row_steps");
+                bad = g.Node("Greater", new[] { steps, maxConst }, "over_max_length");
+                why = $"row_has_more_steps_than_MaxLength_{max}_and_Truncation_is_Error";
+            }
+        }
+        else
+        {
+            kept = available;
+            bad = g.Node("Greater", new[] { n, widthConst }, "over_width");
+            why = $"row_has_more_than_{width}_values_the_width_this_saved_model_was_sized_for";
+        }
+        var keptValues = g.Node("Mul", new[] { kept, perStep }, "kept_values");                                   // [1]
+        var (start, end) = PadsKeepEnd(layout)
+            ? (g.Node("Sub", new[] { present, keptValues }, "kept_start"), present)
+            : (g.Int64Constant("zero_1", new long[] { 0 }, 1), keptValues);
+        var values = g.Node("Slice", new[] { padded, start, end, g.Int64Constant("axis_1", new long[] { 1 }, 1) }, "row_values"); // [1, kept·F]
+        if (bad is null) return values;
+        var index = g.Node("Where", new[] { bad, g.Int64Constant("out_of_bounds_1", new long[] { 1 }, 1), g.Int64Constant("zero_1", new long[] { 0 }, 1) }, "guard_index");
+        var one = g.Node("Gather", new[] { g.Initializer("guard_one", new[] { 1f }, 1), index }, why!, Int("axis", 0)); // [1]
+        return g.Node("Mul", new[] { values, one }, "row_values_checked");
     }
 
     private static string Int32Scalar(OnnxGraphBuilder g, string hint, int value)

@@ -18,6 +18,13 @@ public sealed class ModelDescription
     public string FeatureColumnName { get; init; } = "Features";
     /// <summary>Rows per forward pass in Transform.</summary>
     public int ScoringBatchSize { get; init; } = 256;
+    /// <summary>
+    /// Values per row of the training feature column when it was a known-size vector; null when it was variable-size
+    /// (or the file predates this field). Saving inside an ML.NET model uses it as the ONNX graph's fixed input width.
+    /// </summary>
+    public int? FeatureVectorSize { get; init; }
+    /// <summary>Values in the longest training (or validation) row: the input width a saved ML.NET model of a variable-length model without MaxLength is sized for.</summary>
+    public long? LongestRowValues { get; init; }
     /// <summary>Training history.</summary>
     public TrainingHistory History { get; init; } = new();
 }

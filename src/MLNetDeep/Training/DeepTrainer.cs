@@ -128,6 +128,8 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
                     Architecture = arch,
                     Head = train.Spec,
                     FeatureColumnName = Options.FeatureColumnName,
+                    FeatureVectorSize = trainData.Schema[Options.FeatureColumnName].Type is Microsoft.ML.Data.VectorDataViewType { IsKnownSize: true } vt ? vt.Size : null,
+                    LongestRowValues = Math.Max(train.LongestRow, val?.LongestRow ?? 0),
                     ScoringBatchSize = Options.ScoringBatchSize,
                     History = history,
                 };

@@ -58,7 +58,7 @@ public sealed class OnnxSequenceParityTests
     private readonly ITestOutputHelper _out;
     public OnnxSequenceParityTests(ITestOutputHelper output) => _out = output;
 
-    private static SequenceOptions Options(RecurrentCell cell, RnnNonlinearity nonlinearity = RnnNonlinearity.Tanh, int layers = 1,
+    internal static SequenceOptions Options(RecurrentCell cell, RnnNonlinearity nonlinearity = RnnNonlinearity.Tanh, int layers = 1,
         bool bidirectional = false, SequenceSummary summary = SequenceSummary.LastState, DenseHead? head = null) => new()
     {
         Input = new NumericSequence(28),
@@ -72,7 +72,7 @@ public sealed class OnnxSequenceParityTests
         Head = head ?? new DenseHead { HiddenSizes = new(), Dropout = 0, InputDropout = 0 },
     };
 
-    private static (ITransformer Pipeline, DeepTransformer Model) Fit(MLContext ml, PredictionKind kind, SequenceOptions options, IDataView train)
+    internal static (ITransformer Pipeline, DeepTransformer Model) Fit(MLContext ml, PredictionKind kind, SequenceOptions options, IDataView train)
     {
         options.Epochs = 1;
         options.BatchSize = 32;
@@ -113,15 +113,15 @@ public sealed class OnnxSequenceParityTests
     }
 
     /// <summary>Row i keeps its first 4 + (7·i mod 25) pixel rows: lengths 4..28 mixed in every batch.</summary>
-    private static int StepsOf(int i) => 4 + (7 * i) % 25;
+    internal static int StepsOf(int i) => 4 + (7 * i) % 25;
 
-    private static List<VariableImageRow> VariableRows(List<MLNetDeep.Datasets.FashionMnistImage> images) =>
+    internal static List<VariableImageRow> VariableRows(List<MLNetDeep.Datasets.FashionMnistImage> images) =>
         images.Select((img, i) => new VariableImageRow { Features = img.Features.Take(StepsOf(i) * 28).ToArray(), Label = img.Label }).ToList();
 
-    private static uint[] Tokens(float[] pixels, int steps) => Enumerable.Range(0, steps)
+    internal static uint[] Tokens(float[] pixels, int steps) => Enumerable.Range(0, steps)
         .Select(r => (uint)Math.Clamp(1 + (int)(pixels.Skip(r * 28).Take(28).Average() * 2 * Vocabulary), 1, Vocabulary)).ToArray();
 
-    private static List<TokenImageRow> TokenRows(List<MLNetDeep.Datasets.FashionMnistImage> images, bool variable) =>
+    internal static List<TokenImageRow> TokenRows(List<MLNetDeep.Datasets.FashionMnistImage> images, bool variable) =>
         images.Select((img, i) => new TokenImageRow { Features = Tokens(img.Features, variable ? StepsOf(i) : 28), Label = img.Label }).ToList();
 
     /// <summary>Rows of different lengths: the graph gets the Lengths input; every batch is padded to its longest row.</summary>
