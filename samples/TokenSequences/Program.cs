@@ -39,6 +39,15 @@ var lstmMetrics = ml.BinaryClassification.Evaluate(lstm.Transform(test));
 Console.WriteLine($"bidirectional LSTM over the words:  test accuracy {lstmMetrics.Accuracy:F4}, AUC {lstmMetrics.AreaUnderRocCurve:F4} " +
                   $"(trained in {sw.Elapsed.TotalSeconds:F1}s)");
 
+// The whole pipeline (tokenizer, key mapping, LSTM) as an ordinary ML.NET model zip: the LSTM travels as ONNX behind
+// a pad mapping (MLNetDeep.Onnx), and the loaded pipeline needs ML.NET and ONNX Runtime, not TorchSharp.
+var zipPath = Path.Combine(Path.GetTempPath(), "mlnetdeep-sentiment.zip");
+ml.Model.Save(lstm, train.Schema, zipPath);
+var loadedSentiment = new MLContext().Model.Load(zipPath, out _);
+var loadedMetrics = ml.BinaryClassification.Evaluate(loadedSentiment.Transform(test));
+Console.WriteLine($"the same pipeline saved with mlContext.Model.Save and loaded: test accuracy {loadedMetrics.Accuracy:F4}, " +
+                  $"AUC {loadedMetrics.AreaUnderRocCurve:F4} ({new FileInfo(zipPath).Length / 1024} KiB)");
+
 // --- 2. Tagging: one tag per word. The tags are tokenized like the text, so they line up word for word.
 var featurizer = words
     .Append(ml.Transforms.Text.TokenizeIntoWords("TagWords", "Tags"))
