@@ -84,6 +84,14 @@ internal sealed class FeatureColumnReader
     /// <summary>Throws naming the row and slot of the first NaN or infinity.</summary>
     public static void CheckFinite(string columnName, long row, ReadOnlySpan<float> values)
     {
+        // Fast path: v − v is 0 for every finite v and NaN for ±∞ and NaN, so the vector sum of v − v is NaN exactly
+        // when some value is not finite. Only then is the row scanned again to name the slot.
+        var lanes = System.Runtime.InteropServices.MemoryMarshal.Cast<float, System.Numerics.Vector<float>>(values);
+        var acc = System.Numerics.Vector<float>.Zero;
+        foreach (var v in lanes) acc += v - v;
+        float tail = 0;
+        for (int i = lanes.Length * System.Numerics.Vector<float>.Count; i < values.Length; i++) tail += values[i] - values[i];
+        if (!float.IsNaN(System.Numerics.Vector.Sum(acc) + tail)) return;
         for (int i = 0; i < values.Length; i++)
         {
             if (!float.IsFinite(values[i]))
