@@ -38,11 +38,7 @@ internal sealed class OnnxSaveRoute : IMLNetSaveRoute
         var description = model.Description;
         var spec = description.Head;
         string feature = model.FeatureColumnName;
-        if (spec.Kind == PredictionKind.SequenceTagging)
-            throw new NotSupportedException(
-                "A sequence tagger outputs one label per step (variable-length vectors), which ML.NET's OnnxTransformer can't declare, so it " +
-                "can't be saved with mlContext.Model.Save. Save it with DeepTransformer.Save(path), or export it with ExportToOnnx and score " +
-                "it with ONNX Runtime directly.");
+        bool tagging = spec.Kind == PredictionKind.SequenceTagging;
 
         // Fixed-size rows (images, fixed-length numeric sequences): the single-row graph reads the feature column itself.
         // Variable-length rows (token or numeric sequences): a pad mapping makes them fixed-width first (PaddedRow graph).
@@ -56,7 +52,7 @@ internal sealed class OnnxSaveRoute : IMLNetSaveRoute
             width = checked((int)layout.Size);
             featureType = new VectorDataViewType(NumberDataViewType.Single, width);
         }
-        else if (description.Architecture.Layout is Data.NumericSequenceLayout && description.FeatureVectorSize is int fixedSize)
+        else if (!tagging && description.Architecture.Layout is Data.NumericSequenceLayout && description.FeatureVectorSize is int fixedSize)
         {
             width = fixedSize;
             featureType = new VectorDataViewType(NumberDataViewType.Single, width);
@@ -99,12 +95,13 @@ internal sealed class OnnxSaveRoute : IMLNetSaveRoute
         temporary.AddRange(outputs.Where(o => o.StartsWith(OnnxExporter.SingleRowScalarPrefix, StringComparison.Ordinal)));
         steps.Add(spec.Kind switch
         {
+            PredictionKind.SequenceTagging => ml.Transforms.CustomMapping(new TagColumnsFactory().GetMapping(), TagColumnsFactory.Contract),
             PredictionKind.BinaryClassification => ml.Transforms.CustomMapping(new BinaryColumnsFactory().GetMapping(), BinaryColumnsFactory.Contract),
             PredictionKind.Regression => ml.Transforms.CustomMapping(new RegressionColumnsFactory().GetMapping(), RegressionColumnsFactory.Contract),
             _ => ml.Transforms.CustomMapping(new MulticlassColumnsFactory().GetMapping(), MulticlassColumnsFactory.Contract),
         });
         steps.Add(ml.Transforms.DropColumns(temporary.ToArray()));
-        if (spec.Kind == PredictionKind.MulticlassClassification)
+        if (spec.Kind is PredictionKind.MulticlassClassification or PredictionKind.SequenceTagging)
         {
             var names = spec.ClassNames;
             var duplicate = names.GroupBy(n => n, StringComparer.Ordinal).FirstOrDefault(grp => grp.Count() > 1);
@@ -224,6 +221,34 @@ internal sealed class RegressionColumnsFactory : CustomMappingFactory<Regression
     public sealed class Scalars
     {
         public float Score { get; set; }
+    }
+}
+
+/// <summary>Tagging: per-step outputs padded to the graph's most steps → the row's own steps (variable-length vectors).</summary>
+[CustomMappingFactoryAttribute(Contract)]
+internal sealed class TagColumnsFactory : CustomMappingFactory<TagColumnsFactory.Padded, TagColumnsFactory.Trimmed>
+{
+    public const string Contract = "MLNetDeep.Onnx.TagColumns";
+
+    public override Action<Padded, Trimmed> GetMapping() => (p, t) =>
+    {
+        int steps = checked((int)p.Steps[0]);
+        int classes = p.PredictedLabel.Length == 0 ? 0 : p.Score.Length / p.PredictedLabel.Length;
+        t.Score = p.Score.AsSpan(0, steps * classes).ToArray();
+        t.PredictedLabel = p.PredictedLabel.AsSpan(0, steps).ToArray();
+    };
+
+    public sealed class Padded
+    {
+        [ColumnName(OnnxExporter.SingleRowScalarPrefix + ColumnNames.Score)] public float[] Score { get; set; } = Array.Empty<float>();
+        [ColumnName(OnnxExporter.SingleRowScalarPrefix + ColumnNames.PredictedLabel)] public string[] PredictedLabel { get; set; } = Array.Empty<string>();
+        [ColumnName(OnnxExporter.SingleRowScalarPrefix + OnnxExporter.TaggedSteps), VectorType(1)] public long[] Steps { get; set; } = new long[1];
+    }
+
+    public sealed class Trimmed
+    {
+        public float[] Score { get; set; } = Array.Empty<float>();
+        public string[] PredictedLabel { get; set; } = Array.Empty<string>();
     }
 }
 

@@ -68,9 +68,9 @@ internal static class OnnxExporter
         var spec = description.Head;
         var arch = description.Architecture;
         var exporter = OnnxExporterRegistry.For(arch);
-        if (spec.Kind == PredictionKind.SequenceTagging && form != OnnxGraphForm.Batch)
+        if (spec.Kind == PredictionKind.SequenceTagging && form == OnnxGraphForm.SingleRow)
             throw new OnnxExportException("the sequence-tagging head",
-                "a tagger's outputs are variable-length vectors, which the single-row graph for ML.NET's OnnxTransformer can't declare. Use ExportToOnnx and ONNX Runtime.");
+                "a tagger's outputs are one per step; only the padded single-row graph (or the batch graph) can declare them.");
         var g = new OnnxGraphBuilder(options.Opset);
 
         bool padded = form == OnnxGraphForm.PaddedRow;
@@ -123,7 +123,10 @@ internal static class OnnxExporter
             var ctx = new OnnxExportContext(g, options, arch, model.Network) { InputPreTruncated = padded };
             raw = exporter.Emit(ctx, networkInput);
         }
-        EmitHead(g, spec, raw, form);
+        long? maxSteps = null;
+        if (padded && arch.Layout is Data.SequenceLayout kept)
+            maxSteps = Math.Min(rowValues!.Value / kept.ValuesPerStep, kept.MaxLength ?? int.MaxValue);
+        EmitHead(g, spec, raw, form, maxSteps);
 
         var proto = new ModelProto
         {
@@ -167,7 +170,12 @@ internal static class OnnxExporter
 
     /// <summary>The graph's output names for <paramref name="form"/>.</summary>
     internal static string[] GraphOutputNames(PredictionKind kind, OnnxGraphForm form) =>
-        OutputNames(kind).Select(n => OutputName(kind, n, form)).ToArray();
+        kind == PredictionKind.SequenceTagging && form == OnnxGraphForm.PaddedRow
+            ? new[] { SingleRowScalarPrefix + OnnxNames.Score, SingleRowScalarPrefix + OnnxNames.PredictedLabel, SingleRowScalarPrefix + TaggedSteps }
+            : OutputNames(kind).Select(n => OutputName(kind, n, form)).ToArray();
+
+    /// <summary>Padded tagging graph: the output holding the row's number of tagged (kept) steps.</summary>
+    internal const string TaggedSteps = "Steps";
 
     private static string OutputName(PredictionKind kind, string column, OnnxGraphForm form) =>
         form != OnnxGraphForm.Batch && !(kind == PredictionKind.MulticlassClassification && column == OnnxNames.Score)
@@ -175,7 +183,8 @@ internal static class OnnxExporter
             : column;
 
     /// <summary>Raw network output [N, outputs] → the task's outputs, exactly as the transformer's output columns.</summary>
-    private static void EmitHead(OnnxGraphBuilder g, HeadSpec spec, string raw, OnnxGraphForm form)
+    /// <param name="maxSteps">Padded tagging graph: the most steps a row can keep (the per-step outputs' padded length).</param>
+    private static void EmitHead(OnnxGraphBuilder g, HeadSpec spec, string raw, OnnxGraphForm form, long? maxSteps = null)
     {
         bool batch = form == OnnxGraphForm.Batch;
         object n = batch ? "N" : 1L;
@@ -219,6 +228,9 @@ internal static class OnnxExporter
                 g.Graph.Outputs.Add(Output(Name(OnnxNames.Score), OnnxDataType.Float, rowShape, "Prediction in label units (network output × label scale + label mean)."));
                 break;
             }
+            case PredictionKind.SequenceTagging when form == OnnxGraphForm.PaddedRow:
+                PaddedTaggingHead(g, spec, raw, maxSteps ?? throw new InvalidOperationException("maxSteps is required for the padded tagging head."));
+                break;
             case PredictionKind.SequenceTagging:
             {
                 // raw [N, T, K] (one output per step) → per-step probabilities and class names; padded steps are to be ignored.
@@ -236,6 +248,36 @@ internal static class OnnxExporter
             default:
                 throw new OnnxExportException("the task head", $"prediction kind {spec.Kind} is not exportable.");
         }
+    }
+
+    /// <summary>
+    /// One row's per-step outputs at fixed sizes (ML.NET's OnnxTransformer declares known-size vectors only): raw
+    /// [1, T, K] → probabilities [S·K] and tag names [S], zero-padded (names: the first tag) from the row's T kept steps
+    /// to S = <paramref name="maxSteps"/>, and T itself; MLNetDeep.Onnx's tag mapping cuts them back to T.
+    /// </summary>
+    private static void PaddedTaggingHead(OnnxGraphBuilder g, HeadSpec spec, string raw, long maxSteps)
+    {
+        int k = spec.ClassNames.Length;
+        string Pad(string flat, string real, long full, string hint)
+        {
+            var missing = g.Node("Sub", new[] { g.Int64Constant($"{hint}_full", new long[] { full }, 1), real }, $"{hint}_missing");
+            var pads = g.Node("Concat", new[] { g.Int64Constant("zero_1", new long[] { 0 }, 1), missing }, $"{hint}_pads", Int("axis", 0));
+            return g.Node("Pad", new[] { flat, pads }, $"{hint}_padded");
+        }
+        var flatShape = g.Int64Constant("shape_flat", new long[] { -1 }, 1);
+        var probs = g.Node("Softmax", new[] { raw }, "step_probabilities", Int("axis", 2));                              // [1, T, K]
+        var index = g.Node("Reshape", new[] { g.Node("ArgMax", new[] { probs }, "predicted_index", Int("axis", 2), Int("keepdims", 0)), flatShape }, "step_index"); // [T]
+        var steps = g.Node("Shape", new[] { index }, new[] { SingleRowScalarPrefix + TaggedSteps })[0];                  // [1] = T
+        var values = g.Node("Mul", new[] { steps, g.Int64Constant("classes_1", new long[] { k }, 1) }, "step_values"); // [1] = T·K
+        g.Node("Identity", new[] { Pad(g.Node("Reshape", new[] { probs, flatShape }, "step_probabilities_flat"), values, maxSteps * k, "scores") },
+            new[] { SingleRowScalarPrefix + OnnxNames.Score });
+        var classes = g.StringConstant("class_names", spec.ClassNames, k);
+        g.Node("Gather", new[] { classes, Pad(index, steps, maxSteps, "labels") }, new[] { SingleRowScalarPrefix + OnnxNames.PredictedLabel }, Int("axis", 0));
+        g.Graph.Outputs.Add(Output(SingleRowScalarPrefix + OnnxNames.Score, OnnxDataType.Float, new List<object> { maxSteps * k },
+            $"Per-step tag probabilities, step-major, padded with zeros to {maxSteps} steps."));
+        g.Graph.Outputs.Add(Output(SingleRowScalarPrefix + OnnxNames.PredictedLabel, OnnxDataType.String, new List<object> { maxSteps },
+            $"Per-step tag names, padded to {maxSteps} steps."));
+        g.Graph.Outputs.Add(Output(SingleRowScalarPrefix + TaggedSteps, OnnxDataType.Int64, new List<object> { 1L }, "The row's number of tagged steps."));
     }
 
     private static ValueInfoProto Output(string name, OnnxDataType type, List<object> shape, string doc) =>

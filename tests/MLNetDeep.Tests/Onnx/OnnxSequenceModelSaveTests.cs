@@ -17,7 +17,8 @@ namespace MLNetDeep.Tests.Onnx;
 /// <summary>
 /// Sequence models inside ML.NET model zips (mlContext.Model.Save → Load, scored by ONNX Runtime through
 /// OnnxTransformer) and through ML.NET's ApplyOnnxModel on the exported file: the same scores as the TorchSharp
-/// transformer on real Fashion-MNIST rows, for fixed-length rows, variable-length rows (every truncation rule) and tokens.
+/// transformer on real Fashion-MNIST rows, for fixed-length rows, variable-length rows (every truncation rule), tokens
+/// and taggers (per-step outputs).
 /// </summary>
 public sealed class OnnxSequenceModelSaveTests : IDisposable
 {
@@ -134,23 +135,42 @@ public sealed class OnnxSequenceModelSaveTests : IDisposable
         Assert.Contains("MaxLength_20_and_Truncation_is_Error", saved.ToString());
     }
 
-    [Fact]
-    public void Tagging_models_refuse_ModelSave_with_the_alternatives()
+    [Theory]
+    [InlineData(false, null)]  // numeric steps, sized for the longest training row
+    [InlineData(true, 28)]     // tokens (UInt32 ids), MaxLength 28 (taggers refuse to truncate: Truncation = Error)
+    public void Tagger_SaveLoad_gives_the_same_per_step_scores_and_tags(bool tokens, int? maxLength)
     {
         var ml = new MLContext(seed: 1);
-        var rows = Enumerable.Range(0, 64).Select(i => new TaggedImageRow
-        {
-            Features = TestData.TrainImages(64)[i].Features.Take(5 * 28).ToArray(),
-            Label = Enumerable.Range(0, 5).Select(t => (i + t) % 2 == 0 ? "even" : "odd").ToArray(),
-        }).ToList();
-        var train = ml.Data.LoadFromEnumerable(rows);
-        var options = OnnxSequenceParityTests.Options(RecurrentCell.Gru);
+        var trainRows = OnnxSequenceParityTests.TaggedRows(TestData.TrainImages(256), tokens);
+        var testRows = OnnxSequenceParityTests.TaggedRows(TestData.TestImages(TestRows), tokens);
+        IDataView Load(List<TaggedImageRow> rows) => tokens
+            ? ml.Data.LoadFromEnumerable(rows.Select(r => new TaggedTokenRow { Features = r.Features.Select(v => (uint)v).ToArray(), Label = r.Label }))
+            : ml.Data.LoadFromEnumerable(rows);
+        var options = OnnxSequenceParityTests.Options(RecurrentCell.Lstm, bidirectional: true, head: new Models.DenseHead { HiddenSizes = new() { 16 } });
+        if (tokens) options.Input = new TokenSequence(8) { VocabularySize = OnnxSequenceParityTests.Vocabulary };
+        options.MaxLength = maxLength;
+        if (maxLength is not null) options.Truncation = SequenceTruncation.Error;
         options.Epochs = 1;
+        options.BatchSize = 32;
+        var train = Load(trainRows);
         var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.SequenceTagging(options)).Fit(train);
-        var e = Assert.ThrowsAny<Exception>(() => ml.Model.Save(model, train.Schema, Path.Combine(_dir, "tagger.zip")));
-        var inner = e as NotSupportedException ?? e.InnerException as NotSupportedException;
-        Assert.NotNull(inner);
-        Assert.Contains("DeepTransformer.Save", inner!.Message);
-        Assert.Contains("ExportToOnnx", inner.Message);
+        var path = Path.Combine(_dir, "tagger.zip");
+        ml.Model.Save(model, train.Schema, path);
+        var loaded = new MLContext(seed: 2).Model.Load(path, out _);
+
+        var test = Load(testRows);
+        var a = model.Transform(test);
+        var b = loaded.Transform(test);
+        Assert.Equal(a.Schema["PredictedLabel"].Type, b.Schema["PredictedLabel"].Type);
+        var scoresA = a.GetColumn<float[]>("Score").ToArray();
+        var scoresB = b.GetColumn<float[]>("Score").ToArray();
+        Assert.Equal(scoresA.Select(r => r.Length), scoresB.Select(r => r.Length));
+        double diff = scoresA.Zip(scoresB).Max(p => p.First.Zip(p.Second).Select(q => Math.Abs(q.First - q.Second)).DefaultIfEmpty(0).Max());
+        _out.WriteLine($"tagger tokens={tokens} MaxLength={maxLength?.ToString() ?? "none"}: Model.Save/Load max abs diff {diff:G3}");
+        Assert.True(diff <= Tolerance, $"max abs diff {diff}");
+        Assert.Equal(a.GetColumn<uint[]>("PredictedLabel").ToArray(), b.GetColumn<uint[]>("PredictedLabel").ToArray());
+        // MapKeyToValue after the loaded tagger gives the tag names.
+        var names = ml.Transforms.Conversion.MapKeyToValue("Tags", "PredictedLabel").Fit(b).Transform(b).GetColumn<string[]>("Tags").First();
+        Assert.All(names, n => Assert.Contains(n, new[] { "first", "up", "down", "same" }));
     }
 }

@@ -278,7 +278,7 @@ public sealed class OnnxSequenceParityTests
             test.Select(r => r.Features).ToArray(), 28, lengths: true, "KeepStart MaxLength=20 with Lengths");
     }
 
-    private static List<TaggedImageRow> TaggedRows(List<MLNetDeep.Datasets.FashionMnistImage> images, bool tokens) => images.Select((img, i) =>
+    internal static List<TaggedImageRow> TaggedRows(List<MLNetDeep.Datasets.FashionMnistImage> images, bool tokens) => images.Select((img, i) =>
     {
         int steps = StepsOf(i);
         var means = Enumerable.Range(0, steps).Select(r => img.Features.Skip(r * 28).Take(28).Average()).ToArray();
