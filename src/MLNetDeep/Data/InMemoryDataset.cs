@@ -49,49 +49,73 @@ internal sealed class InMemoryDataset : IDisposable
         var active = new List<DataViewSchema.Column> { featureCol, labelCol };
         if (weightCol is DataViewSchema.Column w) active.Add(w);
 
-        var values = new GrowableFloats(data.GetRowCount() is long n && n > 0 ? n * Math.Max(1, (layout as FixedShapeLayout)?.Size ?? 16) : 1 << 16);
+        // Fixed-size rows with a known row count go straight into one CPU tensor (no managed copy of the whole set);
+        // otherwise rows are gathered in a managed buffer first.
+        long rowSize = layout.IsFixedSize ? layout.BatchShape(1).Skip(1).Aggregate(1L, (a, b) => a * b) : 0;
+        long knownRows = data.GetRowCount() ?? 0;
+        Tensor? direct = rowSize > 0 && knownRows > 0 ? empty(layout.BatchShape(knownRows), ScalarType.Float32) : null;
+        var values = new GrowableFloats(direct is null && knownRows > 0 ? knownRows * Math.Max(1, rowSize > 0 ? rowSize : 16) : 1 << 16);
         var offsets = new List<long> { 0 };
         var labels = new List<float>();
         var labelOffsets = head.PerStepLabels ? new List<long> { 0 } : null;
         var weights = weightCol is null ? null : new List<float>();
-        using (var cursor = data.GetRowCursor(active))
+        try
         {
-            var features = new FeatureColumnReader(cursor, featureCol);
-            var label = head.PerStepLabels ? null : head.LabelReader(cursor, labelCol);
-            var stepLabels = head.PerStepLabels ? head.StepLabels(cursor, labelCol) : null;
-            ValueGetter<float>? weightGetter = weightCol is DataViewSchema.Column wc ? cursor.GetGetter<float>(wc) : null;
-            float weight = 1;
-            long row = 0;
-            while (cursor.MoveNext())
+            using (var cursor = data.GetRowCursor(active))
             {
-                var span = features.Read();
-                layout.ValidateRow(featureColumn, row, span);
-                values.Append(span);
-                offsets.Add(values.Count);
-                if (stepLabels is not null)
+                var features = new FeatureColumnReader(cursor, featureCol);
+                var label = head.PerStepLabels ? null : head.LabelReader(cursor, labelCol);
+                var stepLabels = head.PerStepLabels ? head.StepLabels(cursor, labelCol) : null;
+                ValueGetter<float>? weightGetter = weightCol is DataViewSchema.Column wc ? cursor.GetGetter<float>(wc) : null;
+                float weight = 1;
+                long row = 0;
+                while (cursor.MoveNext())
                 {
-                    var steps = stepLabels(row);
-                    int expected = layout is ISequenceLayout seq ? seq.Steps(span.Length) : span.Length;
-                    if (steps.Length != expected)
-                        throw new InvalidDataException(
-                            $"Label column '{labelColumn}', row {row}: {steps.Length} step labels, but feature column '{featureColumn}' has {expected} steps. " +
-                            "A tagging label needs exactly one label per step; tokenize the tags and the text the same way.");
-                    foreach (var s in steps) labels.Add(s);
-                    labelOffsets!.Add(labels.Count);
+                    var span = features.Read();
+                    layout.ValidateRow(featureColumn, row, span);
+                    if (direct is not null && (row >= knownRows || span.Length != rowSize))
+                    {
+                        // The source returned more rows than it announced (or a row of another size): gather in the managed buffer.
+                        values.Append(NativeBuffers.Floats(direct)[..checked((int)(row * rowSize))]);
+                        direct.Dispose();
+                        direct = null;
+                    }
+                    if (direct is not null) span.CopyTo(NativeBuffers.Floats(direct).Slice(checked((int)(row * rowSize))));
+                    else values.Append(span);
+                    offsets.Add(direct is not null ? (row + 1) * rowSize : values.Count);
+                    if (stepLabels is not null)
+                    {
+                        var steps = stepLabels(row);
+                        int expected = layout is ISequenceLayout seq ? seq.Steps(span.Length) : span.Length;
+                        if (steps.Length != expected)
+                            throw new InvalidDataException(
+                                $"Label column '{labelColumn}', row {row}: {steps.Length} step labels, but feature column '{featureColumn}' has {expected} steps. " +
+                                "A tagging label needs exactly one label per step; tokenize the tags and the text the same way.");
+                        foreach (var s in steps) labels.Add(s);
+                        labelOffsets!.Add(labels.Count);
+                    }
+                    else labels.Add(label!(row));
+                    if (weightGetter is not null)
+                    {
+                        weightGetter(ref weight);
+                        if (!(weight >= 0) || float.IsInfinity(weight))
+                            throw new InvalidDataException($"Example-weight column '{weightColumn}', row {row}: value {weight}; weights must be finite and >= 0.");
+                        weights!.Add(weight);
+                    }
+                    row++;
                 }
-                else labels.Add(label!(row));
-                if (weightGetter is not null)
-                {
-                    weightGetter(ref weight);
-                    if (!(weight >= 0) || float.IsInfinity(weight))
-                        throw new InvalidDataException($"Example-weight column '{weightColumn}', row {row}: value {weight}; weights must be finite and >= 0.");
-                    weights!.Add(weight);
-                }
-                row++;
             }
         }
+        catch
+        {
+            direct?.Dispose(); // a bad row: the native buffer goes now, not at finalization
+            throw;
+        }
         if (offsets.Count == 1)
+        {
+            direct?.Dispose();
             throw new InvalidDataException($"The {role} data has no rows. Check the file path, the loader's column definitions or an earlier filter.");
+        }
         if (weights is not null && weights.Sum() <= 0)
             throw new InvalidDataException($"Example-weight column '{weightColumn}' sums to 0 over the {role} data; at least one weight must be > 0.");
 
@@ -103,7 +127,11 @@ internal sealed class InMemoryDataset : IDisposable
         long count = offsets.Count - 1;
         if (layout.IsFixedSize)
         {
-            var dense = NativeBuffers.FromSpan(values.AsSpan(), layout.BatchShape(count)).to(device);
+            var gathered = direct is null ? NativeBuffers.FromSpan(values.AsSpan(), layout.BatchShape(count))
+                : count == knownRows ? direct : direct.narrow(0, 0, count);
+            var dense = gathered.to(device);
+            if (!ReferenceEquals(dense, gathered)) gathered.Dispose();
+            if (direct is not null && !ReferenceEquals(direct, gathered)) direct.Dispose(); // the narrowed view keeps the storage
             return new InMemoryDataset(layout, dense, null, null, rawLabels, labelTensor, weightTensor, count, spec, labelOffsetArray);
         }
         return new InMemoryDataset(layout, null, values.AsSpan().ToArray(), offsets.ToArray(), rawLabels, labelTensor, weightTensor, count, spec, labelOffsetArray);

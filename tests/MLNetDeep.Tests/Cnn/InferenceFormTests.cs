@@ -1,3 +1,4 @@
+using Microsoft.ML.Data;
 using MLNetDeep.Models.Cnn;
 using MLNetDeep.Runtime;
 using TorchSharp;
@@ -128,5 +129,40 @@ public class FiniteCheckTests
         var row = new[] { float.MaxValue, float.MinValue, float.Epsilon, -0f, 0f, 1e-45f, 3e38f };
         MLNetDeep.Data.FeatureColumnReader.CheckFinite("Features", 0, Enumerable.Repeat(row, 40).SelectMany(r => r).ToArray());
         MLNetDeep.Data.FeatureColumnReader.CheckFinite("Features", 0, Array.Empty<float>());
+    }
+}
+
+/// <summary>Fixed-size rows are read straight into one tensor when the source announces its row count; a wrong count still loads every row.</summary>
+public class DirectLoadingTests
+{
+    /// <summary>A data view that announces a row count of its own choosing.</summary>
+    private sealed class AnnouncedCount(Microsoft.ML.IDataView inner, long? announced) : Microsoft.ML.IDataView
+    {
+        public bool CanShuffle => inner.CanShuffle;
+        public Microsoft.ML.DataViewSchema Schema => inner.Schema;
+        public long? GetRowCount() => announced;
+        public Microsoft.ML.DataViewRowCursor GetRowCursor(IEnumerable<Microsoft.ML.DataViewSchema.Column> columnsNeeded, Random? rand = null) => inner.GetRowCursor(columnsNeeded, rand);
+        public Microsoft.ML.DataViewRowCursor[] GetRowCursorSet(IEnumerable<Microsoft.ML.DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) => inner.GetRowCursorSet(columnsNeeded, n, rand);
+    }
+
+    [Theory]
+    [InlineData(null)]   // unknown: gathered in a managed buffer
+    [InlineData(96L)]    // exact: straight into the tensor
+    [InlineData(80L)]    // too few announced: the rows after 80 switch to the managed buffer
+    [InlineData(200L)]   // too many announced: the tensor is cut to the rows read
+    public void Every_row_is_trained_on_whatever_count_the_source_announces(long? announced)
+    {
+        var ml = new Microsoft.ML.MLContext(seed: 1);
+        var train = new AnnouncedCount(MLNetDeep.Tests.Support.TestData.TrainView(ml, 96), announced);
+        var model = MLNetDeep.Tests.Support.Tiny.Multiclass(ml, MLNetDeep.Tests.Support.Tiny.Options(seed: 3)).Fit(train);
+        var deep = MLNetDeep.Tests.Support.ChainExtensions.Deep(model);
+        Assert.Equal(96, deep.History.TrainingRows);
+        // Same seed, same rows: the same weights however the rows were gathered.
+        var reference = MLNetDeep.Tests.Support.Tiny.Multiclass(ml, MLNetDeep.Tests.Support.Tiny.Options(seed: 3))
+            .Fit(MLNetDeep.Tests.Support.TestData.TrainView(ml, 96));
+        var test = MLNetDeep.Tests.Support.TestData.TestView(ml, 32);
+        var a = model.Transform(test).GetColumn<float[]>("Score").SelectMany(s => s).ToArray();
+        var b = reference.Transform(test).GetColumn<float[]>("Score").SelectMany(s => s).ToArray();
+        Assert.Equal(b, a);
     }
 }
