@@ -87,6 +87,30 @@ public static class TrainingPlots
         return Save(plot, path, Alignment.LowerRight);
     }
 
+    /// <summary>
+    /// Validation loss per epoch of several runs on one log-scale plot (training loss for a run without validation
+    /// data), with an optional horizontal reference line such as the loss of predicting the mean.
+    /// </summary>
+    public static string SaveLossComparison(IEnumerable<(string Label, TrainingHistory History)> runs, string path,
+        string? title = null, (double Value, string Label)? reference = null)
+    {
+        var plot = NewPlot(title ?? "Validation loss", "epoch", "loss (log10)");
+        EpochAxis(plot);
+        foreach (var (label, h) in runs)
+        {
+            var x = h.Epochs.Select(e => (double)e.Epoch).ToArray();
+            Line(plot, x, h.Epochs.Select(e => Log10(e.ValidationLoss ?? e.TrainLoss)).ToArray(), label);
+        }
+        if (reference is var (value, text))
+        {
+            var line = plot.Add.HorizontalLine(Log10(value));
+            line.LegendText = text;
+            line.LinePattern = LinePattern.Dashed;
+        }
+        LogTicks(plot);
+        return Save(plot, path, Alignment.LowerLeft);
+    }
+
     /// <summary>Writes loss.png, metrics.png, learning-rate.png and (with diagnostics) gradient-norms.png; returns the paths.</summary>
     public static IReadOnlyList<string> SaveAll(TrainingHistory history, string directory)
     {

@@ -62,7 +62,8 @@ public class VanishingGradientTests
         // Exports: CSV, JSON and PNGs.
         var dir = Path.Combine(Path.GetTempPath(), "mlnetdeep-vanishing-" + Guid.NewGuid().ToString("N")[..8]);
         var files = HistoryExport.WriteAll(sigmoid, dir).Concat(TrainingPlots.SaveAll(sigmoid, dir))
-            .Append(TrainingPlots.SaveGradientProfile(new[] { ("sigmoid", sigmoid), ("relu", relu), ("bn", bn) }, Path.Combine(dir, "profile.png"))).ToList();
+            .Append(TrainingPlots.SaveGradientProfile(new[] { ("sigmoid", sigmoid), ("relu", relu), ("bn", bn) }, Path.Combine(dir, "profile.png")))
+            .Append(TrainingPlots.SaveLossComparison(new[] { ("sigmoid", sigmoid), ("relu", relu) }, Path.Combine(dir, "losses.png"), reference: (2.3, "chance"))).ToList();
         foreach (var f in files) Assert.True(new FileInfo(f).Length > 100, f);
         var layers = File.ReadAllLines(Path.Combine(dir, "layers.csv"));
         Assert.Equal("epoch,layer,gradient_norm,max_gradient_norm,weight_norm,update_ratio", layers[0]);
