@@ -173,4 +173,62 @@ public sealed class OnnxSequenceModelSaveTests : IDisposable
         var names = ml.Transforms.Conversion.MapKeyToValue("Tags", "PredictedLabel").Fit(b).Transform(b).GetColumn<string[]>("Tags").First();
         Assert.All(names, n => Assert.Contains(n, new[] { "first", "up", "down", "same" }));
     }
+
+    /// <summary>An adding-problem row of 10 to 30 steps (value, marker): regression target the marked sum, binary target sum &gt; 1.</summary>
+    public sealed class AddingRow
+    {
+        [VectorType] public float[] Features { get; set; } = Array.Empty<float>();
+        public float Sum { get; set; }
+        public bool Large { get; set; }
+    }
+
+    private static List<AddingRow> AddingRows(int n, int seed)
+    {
+        var rng = new Random(seed);
+        return Enumerable.Range(0, n).Select(_ =>
+        {
+            int steps = rng.Next(10, 31);
+            var x = new float[steps * 2];
+            for (int t = 0; t < steps; t++) x[2 * t] = (float)rng.NextDouble();
+            int a = rng.Next(steps / 2), b = steps / 2 + rng.Next(steps - steps / 2);
+            x[2 * a + 1] = 1;
+            x[2 * b + 1] = 1;
+            float sum = x[2 * a] + x[2 * b];
+            return new AddingRow { Features = x, Sum = sum, Large = sum > 1 };
+        }).ToList();
+    }
+
+    [Theory]
+    [InlineData(PredictionKind.BinaryClassification)]
+    [InlineData(PredictionKind.Regression)]
+    public void Binary_and_regression_sequence_models_SaveLoad_with_variable_lengths(PredictionKind kind)
+    {
+        var ml = new MLContext(seed: 1);
+        var train = ml.Data.LoadFromEnumerable(AddingRows(256, 1));
+        var test = ml.Data.LoadFromEnumerable(AddingRows(64, 2));
+        var options = OnnxSequenceParityTests.Options(RecurrentCell.Gru, summary: SequenceSummary.LastState);
+        options.Input = new NumericSequence(2);
+        options.Epochs = 2;
+        options.BatchSize = 32;
+        options.MaxLength = 24; // rows of 25–30 steps keep their last 24
+        IEstimator<ITransformer> trainer = kind == PredictionKind.BinaryClassification
+            ? ml.BinaryClassification.Trainers.Sequence(WithLabel(options, "Large"))
+            : ml.Regression.Trainers.Sequence(WithLabel(options, "Sum"));
+        var model = trainer.Fit(train);
+        var path = Path.Combine(_dir, $"{kind}.zip");
+        ml.Model.Save(model, train.Schema, path);
+        var loaded = new MLContext(seed: 2).Model.Load(path, out _);
+        var expected = RunTransformer(model, test, kind, Array.Empty<string>());
+        var actual = RunTransformer(loaded, test, kind, Array.Empty<string>());
+        double diff = Compare(expected, actual);
+        _out.WriteLine($"{kind} sequence model, MaxLength 24 KeepEnd: Model.Save/Load max abs diff {diff:G3}");
+        Assert.True(diff <= Tolerance, $"max abs diff {diff}");
+        Assert.Equal(model.Transform(test).Schema["Score"].Type, loaded.Transform(test).Schema["Score"].Type);
+    }
+
+    private static SequenceOptions WithLabel(SequenceOptions options, string label)
+    {
+        options.LabelColumnName = label;
+        return options;
+    }
 }
