@@ -5,7 +5,7 @@
 //
 //   dotnet run -c Release --project samples/MemoryTask -- [--steps 50] [--train 2000] [--epochs 10] [--out memory-task]
 using Microsoft.ML;
-using Microsoft.ML.Data;
+using MLNetDeep.Datasets;
 using MLNetDeep.Models.Sequence;
 using MLNetDeep.Optimizers;
 using MLNetDeep.Plotting;
@@ -15,10 +15,10 @@ using MLNetDeep.Training;
 int steps = Arg("--steps", 50), trainRows = Arg("--train", 2000), epochs = Arg("--epochs", 10);
 string outDir = ArgS("--out", "memory-task");
 var ml = new MLContext(seed: 1);
-var train = ml.Data.LoadFromEnumerable(Adding(trainRows, steps, seed: 1));
-var validation = ml.Data.LoadFromEnumerable(Adding(500, steps, seed: 2));
+var train = ml.Data.LoadFromEnumerable(AddingProblem.Generate(trainRows, steps, seed: 1));
+var validation = ml.Data.LoadFromEnumerable(AddingProblem.Generate(500, steps, seed: 2));
 Console.WriteLine($"Adding problem: {steps} steps, {trainRows} training rows, 500 validation rows, {epochs} epochs, hidden 32, Adam 1e-2, batch 32");
-Console.WriteLine("Predicting the mean scores an MSE of 1/6 = 0.1667 (the variance of a sum of two U(0,1) values).");
+Console.WriteLine($"Predicting the mean scores an MSE of 1/6 = {AddingProblem.MeanPredictorMse:F4} (the variance of a sum of two U(0,1) values).");
 
 var runs = new List<(string, TrainingHistory)>();
 foreach (var cell in new[] { RecurrentCell.Lstm, RecurrentCell.Gru, RecurrentCell.Rnn })
@@ -46,28 +46,6 @@ var png = TrainingPlots.SaveLossComparison(runs, Path.Combine(outDir, "adding-pr
     $"Adding problem over {steps} steps: validation loss", (1.0, "predicting the mean"));
 Console.WriteLine($"plot: {Path.GetFullPath(png)}");
 
-static List<Row> Adding(int rows, int steps, int seed)
-{
-    var rng = new Random(seed);
-    var result = new List<Row>(rows);
-    for (int r = 0; r < rows; r++)
-    {
-        var x = new float[steps * 2];
-        for (int t = 0; t < steps; t++) x[2 * t] = (float)rng.NextDouble();
-        int a = rng.Next(steps / 2), b = steps / 2 + rng.Next(steps / 2);
-        x[2 * a + 1] = 1;
-        x[2 * b + 1] = 1;
-        result.Add(new Row { Features = x, Label = x[2 * a] + x[2 * b] });
-    }
-    return result;
-}
-
 int Arg(string name, int def) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1]) : def; }
 string ArgS(string name, string def) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : def; }
 
-/// <summary>One adding-problem row: T steps of (value, marker), step-major.</summary>
-sealed class Row
-{
-    [VectorType] public float[] Features { get; set; } = Array.Empty<float>();
-    public float Label { get; set; }
-}

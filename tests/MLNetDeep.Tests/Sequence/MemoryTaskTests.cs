@@ -18,7 +18,23 @@ public class MemoryTaskTests
     public MemoryTaskTests(ITestOutputHelper output) => _out = output;
 
     /// <summary>MSE of always predicting the mean target (1.0): the variance of the sum of two U(0,1) values, 1/6.</summary>
-    private const double BaselineMse = 1.0 / 6;
+    private const double BaselineMse = MLNetDeep.Datasets.AddingProblem.MeanPredictorMse;
+
+    [Fact]
+    public void Adding_problem_rows_mark_one_step_in_each_half_and_sum_their_values()
+    {
+        var rows = MLNetDeep.Datasets.AddingProblem.Generate(200, 20, seed: 4);
+        Assert.All(rows, r =>
+        {
+            var marked = Enumerable.Range(0, 20).Where(t => r.Features[2 * t + 1] == 1).ToArray();
+            Assert.Equal(2, marked.Length);
+            Assert.True(marked[0] < 10 && marked[1] >= 10, $"marked steps {marked[0]}, {marked[1]}");
+            Assert.Equal(r.Features[2 * marked[0]] + r.Features[2 * marked[1]], r.Label);
+        });
+        Assert.Equal(rows.Select(r => r.Label), MLNetDeep.Datasets.AddingProblem.Generate(200, 20, seed: 4).Select(r => r.Label));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => MLNetDeep.Datasets.AddingProblem.Generate(10, 1, seed: 1));
+        Assert.Contains("Received: steps=1", e.Message);
+    }
 
     [Theory]
     [InlineData(RecurrentCell.Lstm, true)]

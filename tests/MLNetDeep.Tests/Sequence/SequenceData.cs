@@ -35,21 +35,8 @@ public static class SequenceData
     /// the sum of the two marked values. Predicting the mean (1.0) gives MSE ≈ 0.167; solving it needs a memory of
     /// a value seen up to <paramref name="steps"/> steps before the end.
     /// </summary>
-    public static List<SeriesRow> Adding(int rows, int steps, int seed)
-    {
-        var rng = new Random(seed);
-        var result = new List<SeriesRow>(rows);
-        for (int r = 0; r < rows; r++)
-        {
-            var x = new float[steps * 2];
-            for (int t = 0; t < steps; t++) x[2 * t] = (float)rng.NextDouble();
-            int a = rng.Next(steps / 2), b = steps / 2 + rng.Next(steps / 2);
-            x[2 * a + 1] = 1;
-            x[2 * b + 1] = 1;
-            result.Add(new SeriesRow { Features = x, Label = x[2 * a] + x[2 * b] });
-        }
-        return result;
-    }
+    public static List<SeriesRow> Adding(int rows, int steps, int seed) =>
+        MLNetDeep.Datasets.AddingProblem.Generate(rows, steps, seed).Select(r => new SeriesRow { Features = r.Features, Label = r.Label }).ToList();
 
     private static readonly string[] Subjects = { "the battery", "the screen", "the camera", "this phone", "the price", "delivery", "the sound", "the case", "support", "the app" };
     private static readonly string[] Positive = { "good", "great", "excellent", "fine", "amazing", "solid", "fast", "bright" };
