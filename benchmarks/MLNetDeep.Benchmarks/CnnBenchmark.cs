@@ -44,7 +44,6 @@ public sealed class CnnBenchmark : IBenchmark
             .Fit(ml.Data.LoadFromEnumerable(train));
         double mlnet = (double)trainRows * epochs / sw.Elapsed.TotalSeconds;
         double raw2 = RawTrain(train, epochs, batch, seed);
-        double raw = (raw1 + raw2) / 2;
 
         var testView = model.Transform(ml.Data.LoadFromEnumerable(test));
         var accuracy = ml.MulticlassClassification.Evaluate(testView).MicroAccuracy;
@@ -59,16 +58,8 @@ public sealed class CnnBenchmark : IBenchmark
         double inferMlnet = scored / sw.Elapsed.TotalSeconds;
         double inferRaw = (inferRaw1 + RawInfer(cnn, test, scoringBatch)) / 2;
 
-        Report.Line("cnn_train_samples_per_s_mlnet", mlnet, "F0");
-        Report.Line("cnn_train_samples_per_s_mlnet_loop", model.LastTransformer.History.Epochs.Average(e => e.SamplesPerSecond), "F0");
-        Report.Line("cnn_train_samples_per_s_raw", raw, "F0");
-        Report.Line("cnn_train_samples_per_s_raw_before", raw1, "F0");
-        Report.Line("cnn_train_samples_per_s_raw_after", raw2, "F0");
-        Report.Line("cnn_train_ratio", mlnet / raw, "F3");
-        Report.Line("cnn_infer_samples_per_s_mlnet", inferMlnet, "F0");
-        Report.Line("cnn_infer_samples_per_s_raw", inferRaw, "F0");
-        Report.Line("cnn_infer_ratio", inferMlnet / inferRaw, "F3");
-        Report.Line("cnn_test_accuracy", accuracy, "F4");
+        Report.EstimatorVsRaw("cnn", mlnet, model.LastTransformer.History.Epochs.Average(e => e.SamplesPerSecond), raw1, raw2,
+            inferMlnet, inferRaw, accuracy);
         return 0;
     }
 

@@ -21,6 +21,26 @@ public static class Report
     public static void Line(string name, double value, string format = "G6") =>
         Console.WriteLine($"{name}: {value.ToString(format, System.Globalization.CultureInfo.InvariantCulture)}");
 
+    /// <summary>
+    /// The estimator-vs-raw lines of one run: training rows/s (whole Fit, loop only, raw before / after and their mean),
+    /// the training ratio (whole Fit / raw mean), inference rows/s and ratio, and test accuracy; names start with <paramref name="prefix"/>.
+    /// </summary>
+    public static void EstimatorVsRaw(string prefix, double fit, double loop, double rawBefore, double rawAfter,
+        double inferEstimator, double inferRaw, double accuracy)
+    {
+        double raw = (rawBefore + rawAfter) / 2;
+        Line($"{prefix}_train_samples_per_s_mlnet", fit, "F0");
+        Line($"{prefix}_train_samples_per_s_mlnet_loop", loop, "F0");
+        Line($"{prefix}_train_samples_per_s_raw", raw, "F0");
+        Line($"{prefix}_train_samples_per_s_raw_before", rawBefore, "F0");
+        Line($"{prefix}_train_samples_per_s_raw_after", rawAfter, "F0");
+        Line($"{prefix}_train_ratio", fit / raw, "F3");
+        Line($"{prefix}_infer_samples_per_s_mlnet", inferEstimator, "F0");
+        Line($"{prefix}_infer_samples_per_s_raw", inferRaw, "F0");
+        Line($"{prefix}_infer_ratio", inferEstimator / inferRaw, "F3");
+        Line($"{prefix}_test_accuracy", accuracy, "F4");
+    }
+
     /// <summary>Reads `--key value` from args, or the default.</summary>
     public static int Arg(string[] args, string key, int def)
     {
