@@ -16,11 +16,14 @@ public class NativeMemoryTests
     public NativeMemoryTests(ITestOutputHelper output) => _out = output;
 
     /// <summary>
-    /// 1200 steps (8 per epoch) with diagnostics (hooks, snapshots), early stopping (weight snapshots), augmentation and
+    /// 1920 steps (8 per epoch) with diagnostics (hooks, snapshots), early stopping (weight snapshots), augmentation and
     /// every regulariser. Live LibTorch tensors must stay constant (a leaked tensor per step would show at once). The
     /// working set warms up (allocator fragmentation settles) and then must stay flat: measured on 2026-11-23,
     /// 405 MB after epoch 10, 458 after 60, 470 after 90, 476 after 150 and 476 after 180, with 83 live tensors and
-    /// 96 MB managed from epoch 30 on. So growth is judged from epoch 90 to 150.
+    /// 96 MB managed from epoch 30 on; another run still rose 7 MB from epoch 120 to 150. In the full suite the
+    /// process-wide working set also moves with other tests' leftovers (seen: 757, 738, 708, 717, 718 MB at epochs
+    /// 30–150). So the run goes to epoch 240 and growth is judged as the last reading over the highest reading at
+    /// epochs 150–210: a leak keeps climbing past every earlier reading, noise and warm-up don't.
     /// </summary>
     [Fact]
     public void Many_epochs_with_every_control_on_do_not_grow_memory()
@@ -28,7 +31,7 @@ public class NativeMemoryTests
         const string which = "all";
         var ml = new MLContext(seed: 1);
         var (train, val) = ControlKit.Data(ml, 256, 128);
-        var options = ControlKit.Mlp(new[] { 64, 32 }, epochs: 150, batchNorm: true, dropout: 0.2);
+        var options = ControlKit.Mlp(new[] { 64, 32 }, epochs: 240, batchNorm: true, dropout: 0.2);
         options.BatchSize = 32;
         if (which is "diagnostics" or "all") options.Diagnostics = new DiagnosticsOptions();
         if (which is "earlystopping" or "all") options.EarlyStopping = new EarlyStoppingOptions { Patience = 1000 };
@@ -50,8 +53,8 @@ public class NativeMemoryTests
         });
         using var model = ControlKit.Fit(options, train, val);
         _out.WriteLine($"{which}: " + string.Join(", ", rss.Select(kv => $"epoch {kv.Key}: {kv.Value / 1048576.0:F1} MB, {tensors[kv.Key]} live tensors")));
-        Assert.Equal(tensors[30], tensors[150]);
-        double growthMb = (rss[150] - rss[90]) / 1048576.0;
-        Assert.True(growthMb < 10, $"working set grew {growthMb:F1} MB from epoch 90 to 150 (480 steps)");
+        Assert.Equal(tensors[30], tensors[240]);
+        double growthMb = (rss[240] - new[] { rss[150], rss[180], rss[210] }.Max()) / 1048576.0;
+        Assert.True(growthMb < 10, $"working set at epoch 240 is {growthMb:F1} MB above its highest reading at epochs 150-210");
     }
 }
