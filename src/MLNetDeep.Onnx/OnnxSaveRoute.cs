@@ -46,16 +46,19 @@ internal sealed class OnnxSaveRoute : IMLNetSaveRoute
         int width;
         DataViewType featureType;
         var temporary = new List<string>();
+        bool singleRow = false;
         var steps = new List<IEstimator<ITransformer>>();
         if (description.Architecture.Layout is Data.FixedShapeLayout layout)
         {
             width = checked((int)layout.Size);
             featureType = new VectorDataViewType(NumberDataViewType.Single, width);
+            singleRow = true;
         }
         else if (!tagging && description.Architecture.Layout is Data.NumericSequenceLayout && description.FeatureVectorSize is int fixedSize)
         {
             width = fixedSize;
             featureType = new VectorDataViewType(NumberDataViewType.Single, width);
+            singleRow = true;
         }
         else if (description.Architecture.Layout is Data.SequenceLayout sequence)
         {
@@ -80,9 +83,15 @@ internal sealed class OnnxSaveRoute : IMLNetSaveRoute
             $"An MLNetDeep model with a {description.Architecture.Layout.GetType().Name} input can't be saved with mlContext.Model.Save. " +
             "Save it with DeepTransformer.Save(path).");
 
+        if (singleRow)
+        {
+            // The graph reads Single; the column may hold Double, Byte or Int32 (MLNetDeep trains on any of them).
+            steps.Add(ml.Transforms.Conversion.ConvertType(FixedInputColumn, feature, DataKind.Single));
+            temporary.Add(FixedInputColumn);
+        }
         var outputs = OnnxExporter.GraphOutputNames(spec.Kind, form);
-        byte[] bytes = OnnxExporter.ToBytes(model, new OnnxExportOptions(), form, width);
-        var inputs = form == OnnxGraphForm.PaddedRow ? new[] { OnnxNames.PaddedValues, OnnxNames.ValueCount } : new[] { feature };
+        byte[] bytes = OnnxExporter.ToBytes(model, new OnnxExportOptions { InputName = singleRow ? FixedInputColumn : null }, form, width);
+        var inputs = form == OnnxGraphForm.PaddedRow ? new[] { OnnxNames.PaddedValues, OnnxNames.ValueCount } : new[] { FixedInputColumn };
         steps.Add(ml.Transforms.ApplyOnnxModel(outputs, inputs, new MemoryStream(bytes)));
 
         // An empty view with the feature column is enough to fit: none of these transforms learns from data.
@@ -114,6 +123,9 @@ internal sealed class OnnxSaveRoute : IMLNetSaveRoute
         }
         return FitInOrder(steps, empty);
     }
+
+    /// <summary>The single-row graph's input column: the feature column converted to Single.</summary>
+    internal const string FixedInputColumn = "__MLNetDeep_Features";
 
     /// <summary>
     /// The padded width for a variable-length sequence model: MaxLength × values per step, or without a MaxLength the

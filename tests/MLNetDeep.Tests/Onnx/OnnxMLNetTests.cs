@@ -191,3 +191,36 @@ public sealed class OnnxMLNetTests : IDisposable
         public string PredictedLabel { get; set; } = "";
     }
 }
+
+/// <summary>A Fashion-MNIST image with Double pixels (as from a loader typed R8).</summary>
+public sealed class DoubleImage
+{
+    [VectorType(784)] public double[] Features { get; set; } = Array.Empty<double>();
+    public string Label { get; set; } = "";
+}
+
+public sealed class OnnxMLNetDoubleFeatureTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("mlnetdeep-double-").FullName;
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void ModelSave_of_a_CNN_trained_on_Double_features_scores_the_same_after_Load()
+    {
+        var ml = new MLContext(seed: 1);
+        IDataView View(List<MLNetDeep.Datasets.FashionMnistImage> images) =>
+            ml.Data.LoadFromEnumerable(images.Select(i => new DoubleImage { Features = i.Features.Select(v => (double)v).ToArray(), Label = i.Label }));
+        var train = View(Support.TestData.TrainImages(128));
+        var test = View(Support.TestData.TestImages(32));
+        var model = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.MulticlassClassification.Trainers.Cnn(new CnnOptions { ImageShape = new Models.Cnn.ImageShape(1, 28, 28), Epochs = 1, BatchSize = 32 }))
+            .Fit(train);
+        var path = Path.Combine(_dir, "double.zip");
+        ml.Model.Save(model, train.Schema, path);
+        var loaded = new MLContext().Model.Load(path, out _);
+        var a = model.Transform(test).GetColumn<float[]>("Score").ToArray();
+        var b = loaded.Transform(test).GetColumn<float[]>("Score").ToArray();
+        double diff = a.Zip(b).Max(p => p.First.Zip(p.Second).Max(q => Math.Abs(q.First - q.Second)));
+        Assert.True(diff <= OnnxTestSupport.Tolerance, $"max abs diff {diff}");
+    }
+}
