@@ -50,10 +50,13 @@ internal sealed class InMemoryDataset : IDisposable
         if (weightCol is DataViewSchema.Column w) active.Add(w);
 
         // Fixed-size rows with a known row count go straight into one CPU tensor (no managed copy of the whole set);
-        // otherwise rows are gathered in a managed buffer first.
+        // otherwise rows are gathered in a managed buffer first, which also gives the clear error for a set larger
+        // than one span can address.
         long rowSize = layout.IsFixedSize ? layout.BatchShape(1).Skip(1).Aggregate(1L, (a, b) => a * b) : 0;
         long knownRows = data.GetRowCount() ?? 0;
-        Tensor? direct = rowSize > 0 && knownRows > 0 ? empty(layout.BatchShape(knownRows), ScalarType.Float32) : null;
+        Tensor? direct = rowSize > 0 && knownRows > 0 && knownRows * rowSize <= Array.MaxLength
+            ? empty(layout.BatchShape(knownRows), ScalarType.Float32) : null;
+        var directMemory = direct is null ? Span<float>.Empty : NativeBuffers.Floats(direct);
         var values = new GrowableFloats(direct is null && knownRows > 0 ? knownRows * Math.Max(1, rowSize > 0 ? rowSize : 16) : 1 << 16);
         var offsets = new List<long> { 0 };
         var labels = new List<float>();
@@ -76,11 +79,12 @@ internal sealed class InMemoryDataset : IDisposable
                     if (direct is not null && (row >= knownRows || span.Length != rowSize))
                     {
                         // The source returned more rows than it announced (or a row of another size): gather in the managed buffer.
-                        values.Append(NativeBuffers.Floats(direct)[..checked((int)(row * rowSize))]);
+                        values.Append(directMemory[..(int)(row * rowSize)]);
+                        directMemory = Span<float>.Empty;
                         direct.Dispose();
                         direct = null;
                     }
-                    if (direct is not null) span.CopyTo(NativeBuffers.Floats(direct).Slice(checked((int)(row * rowSize))));
+                    if (direct is not null) span.CopyTo(directMemory[(int)(row * rowSize)..]);
                     else values.Append(span);
                     offsets.Add(direct is not null ? (row + 1) * rowSize : values.Count);
                     if (stepLabels is not null)
