@@ -46,19 +46,18 @@ internal sealed class OnnxSaveRoute : IMLNetSaveRoute
         int width;
         DataViewType featureType;
         var temporary = new List<string>();
-        bool singleRow = false;
         var steps = new List<IEstimator<ITransformer>>();
-        if (description.Architecture.Layout is Data.FixedShapeLayout layout)
+        int? fixedWidth = description.Architecture.Layout switch
         {
-            width = checked((int)layout.Size);
-            featureType = new VectorDataViewType(NumberDataViewType.Single, width);
-            singleRow = true;
-        }
-        else if (!tagging && description.Architecture.Layout is Data.NumericSequenceLayout && description.FeatureVectorSize is int fixedSize)
+            Data.FixedShapeLayout layout => checked((int)layout.Size),
+            Data.NumericSequenceLayout when !tagging => description.FeatureVectorSize,
+            _ => null,
+        };
+        bool singleRow = fixedWidth is not null;
+        if (fixedWidth is int known)
         {
-            width = fixedSize;
+            width = known;
             featureType = new VectorDataViewType(NumberDataViewType.Single, width);
-            singleRow = true;
         }
         else if (description.Architecture.Layout is Data.SequenceLayout sequence)
         {

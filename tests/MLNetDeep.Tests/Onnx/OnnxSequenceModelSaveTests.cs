@@ -34,12 +34,18 @@ public sealed class OnnxSequenceModelSaveTests : IDisposable
         public float[] Score { get; set; } = Array.Empty<float>();
     }
 
+    /// <summary>mlContext.Model.Save to a zip, then Load in a fresh context.</summary>
+    private ITransformer SaveAndLoad(MLContext ml, ITransformer model, DataViewSchema schema)
+    {
+        var path = Path.Combine(_dir, $"{Guid.NewGuid():N}.zip");
+        ml.Model.Save(model, schema, path);
+        return new MLContext(seed: 2).Model.Load(path, out _);
+    }
+
     /// <summary>Save → Load in a fresh context; both pipelines score <paramref name="test"/> to the same Score and PredictedLabel.</summary>
     private ITransformer SaveLoadAndCompare(MLContext ml, ITransformer model, IDataView train, IDataView test, string what)
     {
-        var path = Path.Combine(_dir, $"{Guid.NewGuid():N}.zip");
-        ml.Model.Save(model, train.Schema, path);
-        var loaded = new MLContext(seed: 2).Model.Load(path, out _);
+        var loaded = SaveAndLoad(ml, model, train.Schema);
         var a = ml.Data.CreateEnumerable<Prediction>(model.Transform(test), reuseRowObject: false).ToList();
         var b = ml.Data.CreateEnumerable<Prediction>(loaded.Transform(test), reuseRowObject: false).ToList();
         double diff = a.Zip(b).Max(p => p.First.Score.Zip(p.Second.Score).Max(q => Math.Abs(q.First - q.Second)));
@@ -154,9 +160,7 @@ public sealed class OnnxSequenceModelSaveTests : IDisposable
         options.BatchSize = 32;
         var train = Load(trainRows);
         var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.SequenceTagging(options)).Fit(train);
-        var path = Path.Combine(_dir, "tagger.zip");
-        ml.Model.Save(model, train.Schema, path);
-        var loaded = new MLContext(seed: 2).Model.Load(path, out _);
+        var loaded = SaveAndLoad(ml, model, train.Schema);
 
         var test = Load(testRows);
         var a = model.Transform(test);
@@ -215,9 +219,7 @@ public sealed class OnnxSequenceModelSaveTests : IDisposable
             ? ml.BinaryClassification.Trainers.Sequence(WithLabel(options, "Large"))
             : ml.Regression.Trainers.Sequence(WithLabel(options, "Sum"));
         var model = trainer.Fit(train);
-        var path = Path.Combine(_dir, $"{kind}.zip");
-        ml.Model.Save(model, train.Schema, path);
-        var loaded = new MLContext(seed: 2).Model.Load(path, out _);
+        var loaded = SaveAndLoad(ml, model, train.Schema);
         var expected = RunTransformer(model, test, kind, Array.Empty<string>());
         var actual = RunTransformer(loaded, test, kind, Array.Empty<string>());
         double diff = Compare(expected, actual);

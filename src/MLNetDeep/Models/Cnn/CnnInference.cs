@@ -29,6 +29,8 @@ internal static class CnnInference
             }
         if (c is null) return norm.call(conv.call(x));
 
+        // Folded afresh on every call: a few hundred values per layer against a whole batch of activations, and never
+        // stale after weights are loaded or trained.
         using var scope = NewDisposeScope();
         var scale = bn.running_var.add(bn.eps).rsqrt();                 // [C]
         if (bn.weight is not null) scale = scale.mul(bn.weight);
