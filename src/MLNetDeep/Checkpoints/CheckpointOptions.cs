@@ -31,15 +31,3 @@ public sealed class CheckpointOptions
             throw new ArgumentOutOfRangeException(nameof(EveryEpochs), EveryEpochs, $"Checkpoints.EveryEpochs must be >= 1. Received: EveryEpochs={EveryEpochs}");
     }
 }
-
-/// <summary>
-/// An optimizer updater that can save and restore its internal state (moments, step counts) for checkpoints.
-/// The built-in updaters (TorchOptimizerUpdater) are supported without it.
-/// </summary>
-public interface ICheckpointableUpdater
-{
-    /// <summary>Writes the updater's state.</summary>
-    void SaveState(BinaryWriter writer);
-    /// <summary>Reads back what <see cref="SaveState"/> wrote.</summary>
-    void LoadState(BinaryReader reader);
-}

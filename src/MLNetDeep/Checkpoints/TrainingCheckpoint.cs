@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Text.Json;
 using MLNetDeep.Optimizers;
 using MLNetDeep.Persistence;
@@ -100,38 +99,7 @@ internal static class TrainingCheckpoint
         return info;
     }
 
-    // The built-in updater keeps one torch optimizer per parameter group in a private field; until
-    // IParameterUpdater grows a state API, checkpoints reach it by reflection (see ICheckpointableUpdater).
-    private static TorchSharp.Modules.OptimizerHelper[] TorchOptimizers(IParameterUpdater updater)
-    {
-        var field = updater.GetType().GetField("_parts", BindingFlags.NonPublic | BindingFlags.Instance);
-        if (updater is not TorchOptimizerUpdater || field?.GetValue(updater) is not Array parts)
-            throw new NotSupportedException($"Checkpoints need an updater that can save its state; {updater.GetType().Name} can't. Implement ICheckpointableUpdater on it.");
-        var list = new List<TorchSharp.Modules.OptimizerHelper>();
-        foreach (var part in parts)
-        {
-            var opt = part.GetType().GetField("Item1")?.GetValue(part) as TorchSharp.Modules.OptimizerHelper
-                      ?? throw new NotSupportedException("Checkpoints can't read this optimizer's state.");
-            list.Add(opt);
-        }
-        return list.ToArray();
-    }
+    private static void SaveUpdater(IParameterUpdater updater, BinaryWriter w) => updater.SaveState(w);
 
-    private static void SaveUpdater(IParameterUpdater updater, BinaryWriter w)
-    {
-        if (updater is ICheckpointableUpdater c) { c.SaveState(w); return; }
-        var opts = TorchOptimizers(updater);
-        w.Write(opts.Length);
-        foreach (var o in opts) o.save_state_dict(w);
-    }
-
-    private static void LoadUpdater(IParameterUpdater updater, BinaryReader r)
-    {
-        if (updater is ICheckpointableUpdater c) { c.LoadState(r); return; }
-        var opts = TorchOptimizers(updater);
-        int n = r.ReadInt32();
-        if (n != opts.Length)
-            throw new InvalidDataException($"The checkpoint holds {n} optimizer parameter groups but this run has {opts.Length}; use the options of the interrupted run.");
-        foreach (var o in opts) o.load_state_dict(r);
-    }
+    private static void LoadUpdater(IParameterUpdater updater, BinaryReader r) => updater.LoadState(r);
 }

@@ -123,6 +123,31 @@ internal sealed class FtrlUpdater : IParameterUpdater
 
     public void SetLearningRate(double rate) => _rate = rate;
 
+    public void SaveState(BinaryWriter writer)
+    {
+        writer.Write(_slots.Count);
+        foreach (var slot in _slots)
+        {
+            slot.Accumulator.Save(writer);
+            slot.Linear.Save(writer);
+        }
+    }
+
+    public void LoadState(BinaryReader reader)
+    {
+        int n = reader.ReadInt32();
+        if (n != _slots.Count)
+            throw new InvalidDataException($"The saved FTRL state holds {n} parameters but this run has {_slots.Count}; use the options of the interrupted run.");
+        using var _ = no_grad();
+        foreach (var slot in _slots)
+        {
+            using var accumulator = TorchSharp.TensorExtensionMethods.Load(reader);
+            using var linear = TorchSharp.TensorExtensionMethods.Load(reader);
+            slot.Accumulator.copy_(accumulator);
+            slot.Linear.copy_(linear);
+        }
+    }
+
     public void Dispose()
     {
         foreach (var slot in _slots)

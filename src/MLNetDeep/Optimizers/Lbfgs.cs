@@ -90,6 +90,36 @@ internal sealed class LbfgsUpdater : IParameterUpdater
 
     public void SetLearningRate(double rate) => _rate = rate;
 
+    public void SaveState(BinaryWriter writer)
+    {
+        writer.Write(_iterations);
+        writer.Write(_t);
+        writer.Write(_hDiag);
+        writer.Write(_memory.Count);
+        foreach (var (s, y, rho) in _memory) { s.Save(writer); y.Save(writer); writer.Write(rho); }
+        writer.Write(_direction is not null);
+        _direction?.Save(writer);
+        writer.Write(_previousGrad is not null);
+        _previousGrad?.Save(writer);
+    }
+
+    public void LoadState(BinaryReader reader)
+    {
+        Dispose();
+        _iterations = reader.ReadInt64();
+        _t = reader.ReadDouble();
+        _hDiag = reader.ReadDouble();
+        int n = reader.ReadInt32();
+        for (int i = 0; i < n; i++)
+        {
+            var s = TorchSharp.TensorExtensionMethods.Load(reader).DetachFromDisposeScope();
+            var y = TorchSharp.TensorExtensionMethods.Load(reader).DetachFromDisposeScope();
+            _memory.Add((s, y, reader.ReadDouble()));
+        }
+        _direction = reader.ReadBoolean() ? TorchSharp.TensorExtensionMethods.Load(reader).DetachFromDisposeScope() : null;
+        _previousGrad = reader.ReadBoolean() ? TorchSharp.TensorExtensionMethods.Load(reader).DetachFromDisposeScope() : null;
+    }
+
     public void Step()
     {
         using var scope = NewDisposeScope();
@@ -165,5 +195,6 @@ internal sealed class LbfgsUpdater : IParameterUpdater
         _memory.Clear();
         _direction?.Dispose();
         _previousGrad?.Dispose();
+        (_direction, _previousGrad) = (null, null);
     }
 }

@@ -79,15 +79,29 @@ public sealed class ParameterGroup
     public double LearningRateMultiplier { get; }
 }
 
-/// <summary>The stateful object that performs parameter updates during one training run.</summary>
+/// <summary>
+/// The stateful object that performs parameter updates during one training run. It owns its state (moments, step
+/// counts, curvature pairs) and writes it for checkpoints with <see cref="SaveState"/>, so a resumed run updates
+/// exactly as an uninterrupted one.
+/// </summary>
 public interface IParameterUpdater : IDisposable
 {
     /// <summary>Clears gradients.</summary>
     void ZeroGrad();
     /// <summary>Applies one update from the current gradients.</summary>
     void Step();
+    /// <summary>
+    /// Applies one update; methods that evaluate the loss several times per step (L-BFGS with a line search) call
+    /// <paramref name="closure"/>, which zeroes the gradients, recomputes the batch loss and its gradients and returns
+    /// the loss. The training loop always calls this overload; the default ignores the closure and calls <see cref="Step()"/>.
+    /// </summary>
+    void Step(Func<double> closure) => Step();
     /// <summary>Sets the base learning rate (each group gets rate × its multiplier).</summary>
     void SetLearningRate(double rate);
+    /// <summary>Writes the updater's state (for checkpoints).</summary>
+    void SaveState(BinaryWriter writer);
+    /// <summary>Reads back what <see cref="SaveState"/> wrote, into an updater built for the same parameters.</summary>
+    void LoadState(BinaryReader reader);
 }
 
 /// <summary>
@@ -116,6 +130,22 @@ public sealed class TorchOptimizerUpdater : IParameterUpdater
     {
         foreach (var (opt, mult) in _parts)
             foreach (var g in opt.ParamGroups) g.LearningRate = rate * mult;
+    }
+
+    /// <inheritdoc />
+    public void SaveState(BinaryWriter writer)
+    {
+        writer.Write(_parts.Length);
+        foreach (var (opt, _) in _parts) ((TorchSharp.Modules.OptimizerHelper)opt).save_state_dict(writer);
+    }
+
+    /// <inheritdoc />
+    public void LoadState(BinaryReader reader)
+    {
+        int n = reader.ReadInt32();
+        if (n != _parts.Length)
+            throw new InvalidDataException($"The saved optimizer state holds {n} parameter groups but this run has {_parts.Length}; use the options of the interrupted run.");
+        foreach (var (opt, _) in _parts) ((TorchSharp.Modules.OptimizerHelper)opt).load_state_dict(reader);
     }
 
     /// <inheritdoc />
