@@ -6,7 +6,6 @@ using MLNetDeep.Models;
 using MLNetDeep.Models.Sequence;
 using MLNetDeep.Optimizers;
 using MLNetDeep.Scoring;
-using MLNetDeep.Trainers;
 using TorchSharp;
 using static TorchSharp.torch;
 

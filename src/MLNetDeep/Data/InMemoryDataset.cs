@@ -2,6 +2,7 @@ using Microsoft.ML;
 using MLNetDeep.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNetDeep.Tasks;
 
 namespace MLNetDeep.Data;
 

@@ -5,6 +5,7 @@ using MLNetDeep.Scoring;
 using MLNetDeep.Training;
 using static MLNetDeep.Onnx.OnnxGraphBuilder;
 using static TorchSharp.torch;
+using MLNetDeep.Tasks;
 
 namespace MLNetDeep.Onnx;
 

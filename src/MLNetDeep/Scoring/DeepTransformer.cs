@@ -7,6 +7,7 @@ using MLNetDeep.Runtime;
 using MLNetDeep.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNetDeep.Tasks;
 
 namespace MLNetDeep.Scoring;
 

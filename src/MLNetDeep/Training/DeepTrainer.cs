@@ -18,6 +18,7 @@ using MLNetDeep.Scoring;
 using MLNetDeep.Transfer;
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNetDeep.Tasks;
 
 namespace MLNetDeep.Training;
 

@@ -3,8 +3,8 @@ using MLNetDeep.Augmentation;
 using MLNetDeep.Checkpoints;
 using MLNetDeep.EarlyStopping;
 using MLNetDeep.Tests.Control;
-using MLNetDeep.Trainers;
 using Xunit;
+using MLNetDeep.Models.Cnn;
 
 namespace MLNetDeep.Tests.Checkpoints;
 

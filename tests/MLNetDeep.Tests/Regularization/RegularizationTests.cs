@@ -166,7 +166,7 @@ public class RegularizationTests
         Assert.All(ControlKit.Weights(model.Network), w => Assert.True(ControlKit.Flat(w.W).All(float.IsFinite)));
     }
 
-    private static void CnnOptionsWithPoison(out MLNetDeep.Trainers.CnnOptions options, NonFiniteLossAction action)
+    private static void CnnOptionsWithPoison(out MLNetDeep.Models.Cnn.CnnOptions options, NonFiniteLossAction action)
     {
         options = ControlKit.Mlp(new[] { 32 }, epochs: 4);
         options.Regularization = new RegularizationOptions { OnNonFiniteLoss = action };

@@ -3,7 +3,6 @@ using Microsoft.ML.Data;
 using MLNetDeep.Data;
 using MLNetDeep.Models.Sequence;
 using MLNetDeep.Optimizers;
-using MLNetDeep.Trainers;
 using Xunit;
 
 namespace MLNetDeep.Tests.Sequence;

@@ -5,7 +5,6 @@ using MLNetDeep.Models;
 using MLNetDeep.Models.Sequence;
 using MLNetDeep.Optimizers;
 using MLNetDeep.Scoring;
-using MLNetDeep.Trainers;
 using MLNetDeep.Training;
 using TorchSharp;
 using Xunit;

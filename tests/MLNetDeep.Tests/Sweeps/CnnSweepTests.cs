@@ -3,7 +3,6 @@ using Microsoft.ML;
 using MLNetDeep.Models.Cnn;
 using MLNetDeep.Sweeps;
 using MLNetDeep.Tests.Support;
-using MLNetDeep.Trainers;
 using Xunit;
 using Xunit.Abstractions;
 

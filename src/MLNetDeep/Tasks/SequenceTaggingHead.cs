@@ -5,7 +5,7 @@ using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace MLNetDeep.Training;
+namespace MLNetDeep.Tasks;
 
 /// <summary>
 /// Many-to-many classification: one key label per sequence step. Labels are a key vector aligned with the

@@ -3,7 +3,7 @@ using MLNetDeep.Models;
 using MLNetDeep.Models.Sequence;
 using MLNetDeep.Training;
 
-namespace MLNetDeep.Trainers;
+namespace MLNetDeep.Models.Sequence;
 
 /// <summary>What the feature column of a sequence trainer holds: numeric steps or token ids.</summary>
 public abstract record SequenceInput;

@@ -1,4 +1,4 @@
-namespace MLNetDeep.Training;
+namespace MLNetDeep.Tasks;
 
 /// <summary>What the network predicts, which decides the label type, loss and output columns.</summary>
 public enum PredictionKind

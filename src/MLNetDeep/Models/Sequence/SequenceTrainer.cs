@@ -4,8 +4,9 @@ using MLNetDeep.Models;
 using MLNetDeep.Models.Sequence;
 using MLNetDeep.Persistence;
 using MLNetDeep.Training;
+using MLNetDeep.Tasks;
 
-namespace MLNetDeep.Trainers;
+namespace MLNetDeep.Models.Sequence;
 
 /// <summary>
 /// Trains a recurrent network (LSTM, GRU or plain RNN) on sequences held in one vector column: numeric steps or

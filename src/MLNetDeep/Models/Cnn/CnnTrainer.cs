@@ -4,8 +4,9 @@ using MLNetDeep.Models;
 using MLNetDeep.Models.Cnn;
 using MLNetDeep.Persistence;
 using MLNetDeep.Training;
+using MLNetDeep.Tasks;
 
-namespace MLNetDeep.Trainers;
+namespace MLNetDeep.Models.Cnn;
 
 /// <summary>
 /// Trains a convolutional network on image-shaped feature vectors (what ExtractPixels produces, or any
