@@ -4,6 +4,8 @@ using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
+using MLNetDeep.Training;
+
 namespace MLNetDeep.Tasks;
 
 /// <summary>Binary classification: Boolean label, sigmoid cross-entropy on the margin, Score = margin, Probability, PredictedLabel.</summary>
@@ -41,6 +43,20 @@ internal sealed class BinaryHead : TaskHead
     public override Tensor Loss(Tensor output, Tensor labels) =>
         F.binary_cross_entropy_with_logits(output.squeeze(1), labels, reduction: nn.Reduction.None);
 
+    /// <summary>Targets become ε/2 and 1 − ε/2.</summary>
+    protected override Tensor SmoothedLoss(Tensor output, Tensor labels, double epsilon) =>
+        F.binary_cross_entropy_with_logits(output.squeeze(1), labels * (1 - epsilon) + epsilon / 2, reduction: nn.Reduction.None);
+
+    protected override Tensor ClassIndex(Tensor labels) => labels.gt(0).to(ScalarType.Int64);
+
+    public override int WeightedClassCount(HeadSpec spec) => 2;
+
+    public override IReadOnlyList<MetricInfo> MetricInfos { get; } = new[] { new MetricInfo("accuracy", HigherIsBetter: true) };
+
+    public override int OutputSize(HeadSpec spec) => 1;
+
+    public override IReadOnlyList<OutputColumn> OutputColumns { get; } = new[] { OutputColumn.Score, OutputColumn.Probability, OutputColumn.PredictedLabel };
+
     public override Dictionary<string, double> Metrics(HeadSpec spec, Tensor output, Tensor labels) => new()
     {
         ["accuracy"] = output.squeeze(1).gt(0).to(ScalarType.Float32).eq(labels).to(ScalarType.Float64).mean().item<double>(),
@@ -50,23 +66,23 @@ internal sealed class BinaryHead : TaskHead
 
     public override void AddOutputColumns(HeadSpec spec, DataViewSchema.Builder builder)
     {
-        builder.AddColumn(ColumnNames.Score, NumberDataViewType.Single);
-        builder.AddColumn(ColumnNames.Probability, NumberDataViewType.Single);
-        builder.AddColumn(ColumnNames.PredictedLabel, BooleanDataViewType.Instance);
+        builder.AddColumn(spec.Columns.Score, NumberDataViewType.Single);
+        builder.AddColumn(spec.Columns.Probability, NumberDataViewType.Single);
+        builder.AddColumn(spec.Columns.PredictedLabel, BooleanDataViewType.Instance);
     }
 
-    public override IEnumerable<SchemaShape.Column> OutputShape(SchemaShape.Column? labelColumn)
+    public override IEnumerable<SchemaShape.Column> OutputShape(OutputColumnNames names)
     {
-        yield return MLNetInternals.MLNetBridge.MakeColumn(ColumnNames.Score, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.Single, false);
-        yield return MLNetInternals.MLNetBridge.MakeColumn(ColumnNames.Probability, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.Single, false);
-        yield return MLNetInternals.MLNetBridge.MakeColumn(ColumnNames.PredictedLabel, SchemaShape.Column.VectorKind.Scalar, BooleanDataViewType.Instance, false);
+        yield return MLNetInternals.MLNetBridge.MakeColumn(names.Score, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.Single, false);
+        yield return MLNetInternals.MLNetBridge.MakeColumn(names.Probability, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.Single, false);
+        yield return MLNetInternals.MLNetBridge.MakeColumn(names.PredictedLabel, SchemaShape.Column.VectorKind.Scalar, BooleanDataViewType.Instance, false);
     }
 
-    public override Delegate MakeGetter(HeadSpec spec, string column, Func<ReadOnlyMemory<float>> currentRow) => column switch
+    public override Delegate MakeGetter(HeadSpec spec, OutputColumn column, Func<ReadOnlyMemory<float>> currentRow) => column switch
     {
-        ColumnNames.Score => (ValueGetter<float>)((ref float dst) => dst = currentRow().Span[0]),
-        ColumnNames.Probability => (ValueGetter<float>)((ref float dst) => dst = 1f / (1f + MathF.Exp(-currentRow().Span[0]))),
-        ColumnNames.PredictedLabel => (ValueGetter<bool>)((ref bool dst) => dst = currentRow().Span[0] > 0),
+        OutputColumn.Score => (ValueGetter<float>)((ref float dst) => dst = currentRow().Span[0]),
+        OutputColumn.Probability => (ValueGetter<float>)((ref float dst) => dst = 1f / (1f + MathF.Exp(-currentRow().Span[0]))),
+        OutputColumn.PredictedLabel => (ValueGetter<bool>)((ref bool dst) => dst = currentRow().Span[0] > 0),
         _ => throw new ArgumentOutOfRangeException(nameof(column), column, "Not an output column."),
     };
 }

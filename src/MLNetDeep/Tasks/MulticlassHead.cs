@@ -4,6 +4,8 @@ using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
+using MLNetDeep.Training;
+
 namespace MLNetDeep.Tasks;
 
 /// <summary>Multiclass classification: key label, softmax cross-entropy, Score = class probabilities, PredictedLabel = key.</summary>
@@ -35,10 +37,16 @@ internal sealed class MulticlassHead : TaskHead
             for (int i = 0; i < Math.Min(count, dense.Length); i++) names[i] = dense[i].ToString();
             return names;
         }
-        // Non-text key values (e.g. numbers): keep their text form.
-        var method = typeof(MulticlassHead).GetMethod(nameof(ValuesAsText), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
-            .MakeGenericMethod(itemType.RawType);
-        var texts = (string[])method.Invoke(null, new object[] { column })!;
+        // Non-text key values (e.g. numbers): keep their text form; other types keep the key index.
+        var raw = itemType.RawType;
+        string[] texts =
+            raw == typeof(float) ? ValuesAsText<float>(column) : raw == typeof(double) ? ValuesAsText<double>(column)
+            : raw == typeof(int) ? ValuesAsText<int>(column) : raw == typeof(uint) ? ValuesAsText<uint>(column)
+            : raw == typeof(long) ? ValuesAsText<long>(column) : raw == typeof(ulong) ? ValuesAsText<ulong>(column)
+            : raw == typeof(short) ? ValuesAsText<short>(column) : raw == typeof(ushort) ? ValuesAsText<ushort>(column)
+            : raw == typeof(byte) ? ValuesAsText<byte>(column) : raw == typeof(sbyte) ? ValuesAsText<sbyte>(column)
+            : raw == typeof(bool) ? ValuesAsText<bool>(column) : raw == typeof(DateTime) ? ValuesAsText<DateTime>(column)
+            : names;
         for (int i = 0; i < Math.Min(count, texts.Length); i++) names[i] = texts[i];
         return names;
     }
@@ -79,6 +87,15 @@ internal sealed class MulticlassHead : TaskHead
 
     public override Tensor Loss(Tensor output, Tensor labels) => F.cross_entropy(output, labels, reduction: nn.Reduction.None);
 
+    protected override Tensor SmoothedLoss(Tensor output, Tensor labels, double epsilon) =>
+        F.cross_entropy(output, labels, reduction: nn.Reduction.None, label_smoothing: epsilon);
+
+    public override IReadOnlyList<MetricInfo> MetricInfos { get; } = new[] { new MetricInfo("accuracy", HigherIsBetter: true) };
+
+    public override int OutputSize(HeadSpec spec) => spec.ClassNames.Length;
+
+    public override IReadOnlyList<OutputColumn> OutputColumns { get; } = new[] { OutputColumn.Score, OutputColumn.PredictedLabel };
+
     public override Dictionary<string, double> Metrics(HeadSpec spec, Tensor output, Tensor labels) => new()
     {
         ["accuracy"] = output.argmax(1).eq(labels).to(ScalarType.Float64).mean().item<double>(),
@@ -92,30 +109,30 @@ internal sealed class MulticlassHead : TaskHead
         var names = new VBuffer<ReadOnlyMemory<char>>(k, spec.ClassNames.Select(n => n.AsMemory()).ToArray());
         var slotAnn = new DataViewSchema.Annotations.Builder();
         slotAnn.Add(ColumnNames.SlotNames, new VectorDataViewType(TextDataViewType.Instance, k), (ref VBuffer<ReadOnlyMemory<char>> v) => names.CopyTo(ref v));
-        builder.AddColumn(ColumnNames.Score, new VectorDataViewType(NumberDataViewType.Single, k), slotAnn.ToAnnotations());
+        builder.AddColumn(spec.Columns.Score, new VectorDataViewType(NumberDataViewType.Single, k), slotAnn.ToAnnotations());
         var keyAnn = new DataViewSchema.Annotations.Builder();
         keyAnn.Add(ColumnNames.KeyValues, new VectorDataViewType(TextDataViewType.Instance, k), (ref VBuffer<ReadOnlyMemory<char>> v) => names.CopyTo(ref v));
-        builder.AddColumn(ColumnNames.PredictedLabel, new KeyDataViewType(typeof(uint), k), keyAnn.ToAnnotations());
+        builder.AddColumn(spec.Columns.PredictedLabel, new KeyDataViewType(typeof(uint), k), keyAnn.ToAnnotations());
     }
 
-    public override IEnumerable<SchemaShape.Column> OutputShape(SchemaShape.Column? labelColumn)
+    public override IEnumerable<SchemaShape.Column> OutputShape(OutputColumnNames names)
     {
         var slotNames = new SchemaShape(new[] { MLNetInternals.MLNetBridge.MakeColumn(ColumnNames.SlotNames, SchemaShape.Column.VectorKind.Vector, TextDataViewType.Instance, false) });
-        yield return MLNetInternals.MLNetBridge.MakeColumn(ColumnNames.Score, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false, slotNames);
+        yield return MLNetInternals.MLNetBridge.MakeColumn(names.Score, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false, slotNames);
         var keyValues = new SchemaShape(new[] { MLNetInternals.MLNetBridge.MakeColumn(ColumnNames.KeyValues, SchemaShape.Column.VectorKind.Vector, TextDataViewType.Instance, false) });
-        yield return MLNetInternals.MLNetBridge.MakeColumn(ColumnNames.PredictedLabel, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true, keyValues);
+        yield return MLNetInternals.MLNetBridge.MakeColumn(names.PredictedLabel, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true, keyValues);
     }
 
-    public override Delegate MakeGetter(HeadSpec spec, string column, Func<ReadOnlyMemory<float>> currentRow) => column switch
+    public override Delegate MakeGetter(HeadSpec spec, OutputColumn column, Func<ReadOnlyMemory<float>> currentRow) => column switch
     {
-        ColumnNames.Score => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> dst) =>
+        OutputColumn.Score => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> dst) =>
         {
             var row = currentRow().Span;
             var editor = VBufferEditor.Create(ref dst, row.Length);
             row.CopyTo(editor.Values);
             dst = editor.Commit();
         }),
-        ColumnNames.PredictedLabel => (ValueGetter<uint>)((ref uint dst) =>
+        OutputColumn.PredictedLabel => (ValueGetter<uint>)((ref uint dst) =>
         {
             var row = currentRow().Span;
             int best = 0;

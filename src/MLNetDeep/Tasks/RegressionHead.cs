@@ -4,6 +4,8 @@ using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
+using MLNetDeep.Training;
+
 namespace MLNetDeep.Tasks;
 
 /// <summary>Regression: Single label standardised for training, squared error, Score = prediction in the label's units.</summary>
@@ -63,6 +65,14 @@ internal sealed class RegressionHead : TaskHead
 
     public override Tensor Loss(Tensor output, Tensor labels) => (output.squeeze(1) - labels).pow(2);
 
+    public override bool HasClasses => false;
+
+    public override IReadOnlyList<MetricInfo> MetricInfos { get; } = new[] { new MetricInfo("rmse", HigherIsBetter: false), new MetricInfo("mae", HigherIsBetter: false) };
+
+    public override int OutputSize(HeadSpec spec) => 1;
+
+    public override IReadOnlyList<OutputColumn> OutputColumns { get; } = new[] { OutputColumn.Score };
+
     public override Dictionary<string, double> Metrics(HeadSpec spec, Tensor output, Tensor labels)
     {
         using var err = (output.squeeze(1) - labels).to(ScalarType.Float64) * spec.LabelScale;
@@ -76,16 +86,16 @@ internal sealed class RegressionHead : TaskHead
     public override Tensor Postprocess(HeadSpec spec, Tensor output) => output * spec.LabelScale + spec.LabelMean;
 
     public override void AddOutputColumns(HeadSpec spec, DataViewSchema.Builder builder) =>
-        builder.AddColumn(ColumnNames.Score, NumberDataViewType.Single);
+        builder.AddColumn(spec.Columns.Score, NumberDataViewType.Single);
 
-    public override IEnumerable<SchemaShape.Column> OutputShape(SchemaShape.Column? labelColumn)
+    public override IEnumerable<SchemaShape.Column> OutputShape(OutputColumnNames names)
     {
-        yield return MLNetInternals.MLNetBridge.MakeColumn(ColumnNames.Score, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.Single, false);
+        yield return MLNetInternals.MLNetBridge.MakeColumn(names.Score, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.Single, false);
     }
 
-    public override Delegate MakeGetter(HeadSpec spec, string column, Func<ReadOnlyMemory<float>> currentRow) => column switch
+    public override Delegate MakeGetter(HeadSpec spec, OutputColumn column, Func<ReadOnlyMemory<float>> currentRow) => column switch
     {
-        ColumnNames.Score => (ValueGetter<float>)((ref float dst) => dst = currentRow().Span[0]),
+        OutputColumn.Score => (ValueGetter<float>)((ref float dst) => dst = currentRow().Span[0]),
         _ => throw new ArgumentOutOfRangeException(nameof(column), column, "Not an output column."),
     };
 }

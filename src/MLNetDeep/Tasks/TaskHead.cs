@@ -3,6 +3,7 @@ using Microsoft.ML.Data;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using MLNetDeep.Training;
 
 namespace MLNetDeep.Tasks;
 
@@ -39,8 +40,46 @@ internal abstract class TaskHead
     /// <summary>Labels as the loss wants them (long class indices, or standardised floats).</summary>
     public abstract Tensor LabelTensor(HeadSpec spec, float[] labels);
 
-    /// <summary>Per-example loss (no reduction).</summary>
+    /// <summary>Per-example loss (no reduction): the plain task loss, as validation reports it.</summary>
     public abstract Tensor Loss(Tensor output, Tensor labels);
+
+    /// <summary>
+    /// The batch's training loss: the task loss with label smoothing (<paramref name="labelSmoothing"/> &gt; 0) and per-class
+    /// weights (<paramref name="classWeights"/>, in key order) when set, example-weighted. Per-row tasks weight each row's
+    /// loss by its class's weight times its example weight; tagging weights each step by its tag's weight.
+    /// </summary>
+    public virtual Tensor TrainingLoss(Tensor output, Tensor labels, Tensor? exampleWeights, double labelSmoothing, Tensor? classWeights)
+    {
+        var perExample = labelSmoothing > 0 ? SmoothedLoss(output, labels, labelSmoothing) : Loss(output, labels);
+        if (classWeights is null) return Reduce(perExample, exampleWeights);
+        var byClass = classWeights.index_select(0, ClassIndex(labels));
+        return Reduce(perExample, exampleWeights is null ? byClass : byClass * exampleWeights);
+    }
+
+    /// <summary>Per-example loss with label smoothing ε; tasks without classes refuse it at setup (<see cref="HasClasses"/>).</summary>
+    protected virtual Tensor SmoothedLoss(Tensor output, Tensor labels, double epsilon) =>
+        throw new NotSupportedException($"{Kind} has no label smoothing.");
+
+    /// <summary>The class index of each label (for class weights).</summary>
+    protected virtual Tensor ClassIndex(Tensor labels) => labels;
+
+    /// <summary>True when labels are classes (label smoothing and class weights apply).</summary>
+    public virtual bool HasClasses => true;
+
+    /// <summary>Number of classes class weights are given for (binary: 2, in the order [negative, positive]).</summary>
+    public virtual int WeightedClassCount(HeadSpec spec) => spec.ClassNames.Length;
+
+    /// <summary>The validation metrics this task reports every epoch, with their direction.</summary>
+    public abstract IReadOnlyList<MetricInfo> MetricInfos { get; }
+
+    /// <summary>The metric called <paramref name="name"/>; throws naming <paramref name="option"/> and the task's metrics when there is none.</summary>
+    public MetricInfo Metric(string name, string option) =>
+        MetricInfos.FirstOrDefault(m => m.Name == name) ?? throw new ArgumentException(
+            $"{option}: a {Kind} model reports no validation metric '{name}'. Received: \"{name}\". " +
+            $"Its metrics: {string.Join(", ", MetricInfos.Select(m => $"Monitored.ValidationMetric(\"{m.Name}\")"))}; or Monitored.ValidationLoss / Monitored.TrainingLoss.", option);
+
+    /// <summary>Network outputs per row (per step for tagging).</summary>
+    public abstract int OutputSize(HeadSpec spec);
 
     /// <summary>Validation metrics from outputs and labels (both over the whole validation set).</summary>
     public abstract Dictionary<string, double> Metrics(HeadSpec spec, Tensor output, Tensor labels);
@@ -52,10 +91,17 @@ internal abstract class TaskHead
     public abstract void AddOutputColumns(HeadSpec spec, DataViewSchema.Builder builder);
 
     /// <summary>The output columns as ML.NET SchemaShape columns, for estimator schema propagation.</summary>
-    public abstract IEnumerable<SchemaShape.Column> OutputShape(SchemaShape.Column? labelColumn);
+    public abstract IEnumerable<SchemaShape.Column> OutputShape(OutputColumnNames names);
 
-    /// <summary>A getter for an output column that reads the current row's postprocessed outputs.</summary>
-    public abstract Delegate MakeGetter(HeadSpec spec, string column, Func<ReadOnlyMemory<float>> currentRow);
+    /// <summary>A getter for an output column (one of <see cref="OutputColumns"/>) that reads the current row's postprocessed outputs.</summary>
+    public abstract Delegate MakeGetter(HeadSpec spec, OutputColumn column, Func<ReadOnlyMemory<float>> currentRow);
+
+    /// <summary>The output columns this task writes, in schema order.</summary>
+    public abstract IReadOnlyList<OutputColumn> OutputColumns { get; }
+
+    /// <summary>The output column called <paramref name="name"/> in <paramref name="spec"/>'s naming, or null.</summary>
+    public OutputColumn? ColumnNamed(HeadSpec spec, string name) =>
+        OutputColumns.Cast<OutputColumn?>().FirstOrDefault(c => spec.Columns.NameOf(c!.Value) == name);
 
     /// <summary>True when the label column holds one label per sequence step (tagging); labels are then read with <see cref="StepLabels"/>.</summary>
     public virtual bool PerStepLabels => false;

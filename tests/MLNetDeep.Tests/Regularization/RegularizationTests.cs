@@ -142,7 +142,7 @@ public class RegularizationTests
     [Fact]
     public void Balanced_class_weights_are_inverse_frequencies()
     {
-        var w = Regularizer.ClassWeightsFor(new RegularizationOptions { BalanceClasses = true }, new float[] { 0, 0, 0, 1 }, 2);
+        var w = MLNetDeep.Tasks.TaskLoss.ClassWeightsFor(new RegularizationOptions { BalanceClasses = true }, new float[] { 0, 0, 0, 1 }, 2);
         Assert.Equal(new[] { 4f / 6, 2f }, w);
     }
 

@@ -163,7 +163,7 @@ public class SequenceBadInputTests
         Assert.Contains("HiddenSize=0", e4.Message);
 
         var badClip = Numeric(2);
-        badClip.GradientClipNorm = -1;
+        badClip.Regularization = new() { GradientClipNorm = -1 };
         var e5 = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Regression.Trainers.Sequence(badClip).Fit(series));
         Assert.Contains("GradientClipNorm=-1", e5.Message);
 

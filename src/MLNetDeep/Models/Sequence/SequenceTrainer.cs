@@ -20,8 +20,6 @@ public sealed class SequenceTrainer : DeepTrainer<SequenceOptions>
     /// <summary>Creates a trainer without an MLContext (no log lines; the epoch callback still runs).</summary>
     public SequenceTrainer(SequenceOptions options, PredictionKind kind) : base(null, options, kind) { }
 
-    private protected override double? GradientClipNorm => Options.GradientClipNorm;
-
     /// <inheritdoc />
     protected override NetworkArchitecture CreateArchitecture()
     {
