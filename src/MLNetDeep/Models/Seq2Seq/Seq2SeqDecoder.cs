@@ -62,13 +62,17 @@ public sealed class Seq2SeqPrediction
 /// at most MaxOutputLength + 1 predictions: when MaxOutputLength tokens have been produced, the next prediction is the
 /// end token (its log-probability counts), so every returned output is finished and scored the same way. Beam search
 /// keeps BeamWidth hypotheses per row; a hypothesis that ends is set aside only when its end token ranks among the
-/// BeamWidth best candidates of the step (so width 1 is exactly greedy), and a row stops when it has BeamWidth finished
-/// hypotheses and no running one scores better than the worst of them.
+/// BeamWidth best candidates of the step, and a row stops as soon as BeamWidth hypotheses have finished (early stopping),
+/// so width 1 is exactly greedy decoding whatever the length normalisation; the best finished one by score is returned.
 /// </summary>
 public static class Seq2SeqDecoder
 {
     /// <summary>Decodes a batch: source [B, S] ids / [B, S, F] steps / [B, ...] vectors, lengths [B] int64 or null.</summary>
     public static Seq2SeqPrediction[] Decode(Seq2SeqNetwork network, Tensor source, Tensor? lengths, Seq2SeqDecodeOptions? options = null)
+        => Decode(network, source, lengths, options, forceBeamSearch: false);
+
+    /// <summary>As <see cref="Decode(Seq2SeqNetwork, Tensor, Tensor?, Seq2SeqDecodeOptions?)"/>; <paramref name="forceBeamSearch"/> runs the beam search code even for width 1 (tests).</summary>
+    internal static Seq2SeqPrediction[] Decode(Seq2SeqNetwork network, Tensor source, Tensor? lengths, Seq2SeqDecodeOptions? options, bool forceBeamSearch)
     {
         options ??= new Seq2SeqDecodeOptions();
         options.Validate();
@@ -79,7 +83,7 @@ public static class Seq2SeqDecoder
             using var _ = no_grad();
             using var scope = NewDisposeScope();
             int maxTokens = options.MaxOutputLength ?? network.Architecture.MaxOutputLength;
-            return options.BeamWidth == 1 ? Greedy(network, source, lengths, maxTokens, options) : Beam(network, source, lengths, maxTokens, options);
+            return options.BeamWidth == 1 && !forceBeamSearch ? Greedy(network, source, lengths, maxTokens, options) : Beam(network, source, lengths, maxTokens, options);
         }
         finally
         {
@@ -212,16 +216,9 @@ public static class Seq2SeqDecoder
                     sourceSlot[slot] = first; nextToken[slot] = 0; newScore[slot] = double.NegativeInfinity;
                     newSeqs[slot] = new List<int>(); if (newAttn is not null) newAttn[slot] = new List<float[]>();
                 }
-                // Keep the W best finished; stop when W are finished and no running hypothesis (scored at its next
-                // length, its best case under Average/Gnmt is not bounded, so this is the usual heuristic) beats the worst.
-                var list = finished[row];
-                list.Sort((x, y) => y.Score.CompareTo(x.Score));
-                if (list.Count > width) list.RemoveRange(width, list.Count - width);
-                double bestRunning = double.NegativeInfinity;
-                for (int k = 0; k < width; k++)
-                    if (!double.IsNegativeInfinity(newScore[first + k]))
-                        bestRunning = Math.Max(bestRunning, options.Score(newScore[first + k], newSeqs[first + k].Count + 1));
-                if (t == maxTokens || (list.Count >= width && bestRunning <= list[^1].Score)) done[row] = true;
+                // A row stops once W hypotheses have finished (early stopping, as OpenNMT and Hugging Face's
+                // early_stopping=True): with W = 1 that is the first end token the greedy path would take.
+                if (t == maxTokens || finished[row].Count >= width) done[row] = true;
             }
             using var index = tensor(sourceSlot, device: device);
             h = h1.index_select(1, index).MoveToOuterDisposeScope();
