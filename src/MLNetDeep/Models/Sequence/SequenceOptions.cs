@@ -3,7 +3,7 @@ using MLNetDeep.Models;
 using MLNetDeep.Models.Sequence;
 using MLNetDeep.Training;
 
-namespace MLNetDeep.Trainers;
+namespace MLNetDeep.Models.Sequence;
 
 /// <summary>What the feature column of a sequence trainer holds: numeric steps or token ids.</summary>
 public abstract record SequenceInput;
@@ -72,22 +72,19 @@ public sealed class SequenceOptions : TrainerOptions
     public DenseHead Head { get; set; } = new() { HiddenSizes = new(), Dropout = 0, InputDropout = 0 };
 
     /// <summary>
-    /// Gradient clipping by global norm, on by default for recurrent nets (Pascanu et al., 2013): after backward,
-    /// all gradients are rescaled together so their L2 norm is at most this value. Default 1.0; null turns it off.
+    /// Creates the options with the recurrent family's defaults: gradient clipping by global norm at 1.0 is on
+    /// (<c>Regularization.GradientClipNorm</c>; Pascanu et al., 2013) because exploding gradients are the classic failure of
+    /// recurrent nets. When you replace <see cref="TrainerOptions.Regularization"/>, set GradientClipNorm there yourself
+    /// (null turns clipping off).
     /// </summary>
-    public double? GradientClipNorm { get; set; } = 1.0;
+    public SequenceOptions() => Regularization = new() { GradientClipNorm = DefaultGradientClipNorm };
+
+    /// <summary>The recurrent family's default clipping norm (1.0).</summary>
+    public const double DefaultGradientClipNorm = 1.0;
 
     /// <summary>Initialise each gate's recurrent matrix as a random orthogonal matrix (Keras' default). Default true; false = PyTorch's uniform init.</summary>
     public bool OrthogonalRecurrentWeights { get; set; } = true;
 
     /// <summary>LSTM only: initial forget-gate bias, so the cell remembers by default early in training. Default 1; 0 = zero biases.</summary>
     public double ForgetGateBias { get; set; } = 1.0;
-
-    internal override void Validate()
-    {
-        base.Validate();
-        if (GradientClipNorm is double c && !(c > 0 && double.IsFinite(c)))
-            throw new ArgumentOutOfRangeException(nameof(GradientClipNorm), c,
-                $"GradientClipNorm must be a finite number > 0 (e.g. 1.0), or null to turn clipping off. Received: GradientClipNorm={c}");
-    }
 }

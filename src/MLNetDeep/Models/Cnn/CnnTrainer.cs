@@ -3,9 +3,10 @@ using MLNetDeep.Augmentation;
 using MLNetDeep.Models;
 using MLNetDeep.Models.Cnn;
 using MLNetDeep.Persistence;
+using MLNetDeep.Tasks;
 using MLNetDeep.Training;
 
-namespace MLNetDeep.Trainers;
+namespace MLNetDeep.Models.Cnn;
 
 /// <summary>
 /// Trains a convolutional network on image-shaped feature vectors (what ExtractPixels produces, or any
@@ -19,11 +20,20 @@ public sealed class CnnTrainer : DeepTrainer<CnnOptions>
     /// <summary>Creates a trainer without an MLContext (no log lines; the epoch callback still runs).</summary>
     public CnnTrainer(CnnOptions options, PredictionKind kind) : base(null, options, kind) { }
 
-    private ImageAugmentation? _augmentation; // this run's copy of Options.Augmentation
+    /// <summary>Training steps that apply the run's copy of <see cref="CnnOptions.Augmentation"/> to training batches (never to validation or scoring).</summary>
+    private protected override TrainingSteps CreateSteps(TaskLoss loss) =>
+        Options.Augmentation is null ? base.CreateSteps(loss) : new AugmentedSteps(Head, loss, Options.ScoringBatchSize, Json.Clone(Options.Augmentation));
 
-    /// <summary>Applies <see cref="CnnOptions.Augmentation"/> to training batches (the engine never calls this for validation or scoring).</summary>
-    protected override TorchSharp.torch.Tensor AugmentFeatures(TorchSharp.torch.Tensor features) =>
-        _augmentation is { } a ? a.Apply(features) : features;
+    private sealed class AugmentedSteps : TrainingSteps
+    {
+        private readonly ImageAugmentation _augmentation;
+
+        public AugmentedSteps(TaskHead head, TaskLoss loss, int scoringBatchSize, ImageAugmentation augmentation) : base(head, loss, scoringBatchSize) =>
+            _augmentation = augmentation;
+
+        protected override TorchSharp.torch.Tensor TrainingForward(DeepNetwork network, Data.Batch batch) =>
+            network.Forward(_augmentation.Apply(batch.Features), batch.Lengths);
+    }
 
     /// <inheritdoc />
     protected override NetworkArchitecture CreateArchitecture()
@@ -35,7 +45,6 @@ public sealed class CnnTrainer : DeepTrainer<CnnOptions>
         Options.Augmentation?.Validate();
         if (Options.Head is null) throw new ArgumentNullException(nameof(CnnOptions.Head), "CnnOptions.Head must be set (new DenseHead()).");
         // A JSON copy: the architecture saved with the model never aliases the user's option objects.
-        _augmentation = Options.Augmentation is null ? null : Json.Clone(Options.Augmentation);
         return Json.Clone(new CnnArchitecture
         {
             ImageShape = Options.ImageShape,

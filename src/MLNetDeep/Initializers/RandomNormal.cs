@@ -1,7 +1,7 @@
 using MLNetDeep.Initializers;
 using static TorchSharp.torch;
 
-namespace MLNetDeep.Diagnostics;
+namespace MLNetDeep.Initializers;
 
 /// <summary>
 /// Normal(0, <see cref="Std"/>) weights regardless of layer size: the "small random initialisation" of early

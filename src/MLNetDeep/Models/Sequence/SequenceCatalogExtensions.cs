@@ -3,8 +3,9 @@ using MLNetDeep.MLNetInternals;
 using MLNetDeep.Models.Sequence;
 using MLNetDeep.Optimizers;
 using MLNetDeep.Training;
+using MLNetDeep.Tasks;
 
-namespace MLNetDeep.Trainers;
+namespace MLNetDeep.Models.Sequence;
 
 /// <summary>
 /// Catalog entry points for the recurrent sequence trainers. <c>Lstm</c>, <c>Gru</c> and <c>Rnn</c> take plain arguments

@@ -5,7 +5,9 @@ using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace MLNetDeep.Training;
+using MLNetDeep.Training;
+
+namespace MLNetDeep.Tasks;
 
 /// <summary>
 /// Many-to-many classification: one key label per sequence step. Labels are a key vector aligned with the
@@ -108,6 +110,36 @@ internal sealed class SequenceTaggingHead : TaskHead
         return (perStep.sum(1) * b / real).MoveToOuterDisposeScope();                         // [B]
     }
 
+    /// <summary>
+    /// The training loss with label smoothing and per-tag weights: each real step's cross-entropy (smoothed over the tags
+    /// when ε &gt; 0) is weighted by its tag's weight, and the batch mean is Σ w·loss / Σ w over the batch's real steps;
+    /// padding steps weigh 0. With neither set this is <see cref="Loss"/>.
+    /// </summary>
+    public override Tensor TrainingLoss(Tensor output, Tensor labels, Tensor? exampleWeights, double labelSmoothing, Tensor? classWeights)
+    {
+        if (labelSmoothing <= 0 && classWeights is null) return Reduce(Loss(output, labels), exampleWeights);
+        long b = output.shape[0], t = output.shape[1], k = output.shape[2];
+        using var scope = NewDisposeScope();
+        var aligned = Align(labels, t);                                                        // [B, T]
+        var real = aligned.ne(PaddingLabel);                                                   // [B, T]
+        var perStep = F.cross_entropy(output.reshape(b * t, k), aligned.reshape(b * t), ignore_index: PaddingLabel,
+            reduction: nn.Reduction.None, label_smoothing: Math.Max(0, labelSmoothing)).reshape(b, t);
+        var stepWeights = classWeights is null
+            ? real.to(output.dtype)
+            : classWeights.index_select(0, aligned.clamp_min(0).reshape(b * t)).reshape(b, t) * real.to(output.dtype);
+        var perRow = (perStep * stepWeights).sum(1) * b / stepWeights.sum().clamp_min(1e-12); // [B]
+        return Reduce(perRow, exampleWeights).MoveToOuterDisposeScope();
+    }
+
+    public override IReadOnlyList<MetricInfo> MetricInfos { get; } = new[]
+    {
+        new MetricInfo("accuracy", HigherIsBetter: true), new MetricInfo("sequence_accuracy", HigherIsBetter: true),
+    };
+
+    public override int OutputSize(HeadSpec spec) => spec.ClassNames.Length;
+
+    public override IReadOnlyList<OutputColumn> OutputColumns { get; } = new[] { OutputColumn.Score, OutputColumn.PredictedLabel };
+
     public override Dictionary<string, double> Metrics(HeadSpec spec, Tensor output, Tensor labels)
     {
         using var scope = NewDisposeScope();
@@ -144,32 +176,32 @@ internal sealed class SequenceTaggingHead : TaskHead
     {
         int k = spec.ClassNames.Length;
         var names = new VBuffer<ReadOnlyMemory<char>>(k, spec.ClassNames.Select(n => n.AsMemory()).ToArray());
-        builder.AddColumn(ColumnNames.Score, new VectorDataViewType(NumberDataViewType.Single));
+        builder.AddColumn(spec.Columns.Score, new VectorDataViewType(NumberDataViewType.Single));
         var keyAnn = new DataViewSchema.Annotations.Builder();
         keyAnn.Add(ColumnNames.KeyValues, new VectorDataViewType(TextDataViewType.Instance, k), (ref VBuffer<ReadOnlyMemory<char>> v) => names.CopyTo(ref v));
-        builder.AddColumn(ColumnNames.PredictedLabel, new VectorDataViewType(new KeyDataViewType(typeof(uint), k)), keyAnn.ToAnnotations());
+        builder.AddColumn(spec.Columns.PredictedLabel, new VectorDataViewType(new KeyDataViewType(typeof(uint), k)), keyAnn.ToAnnotations());
     }
 
-    public override IEnumerable<SchemaShape.Column> OutputShape(SchemaShape.Column? labelColumn)
+    public override IEnumerable<SchemaShape.Column> OutputShape(OutputColumnNames names)
     {
-        yield return MLNetInternals.MLNetBridge.MakeColumn(ColumnNames.Score, SchemaShape.Column.VectorKind.VariableVector, NumberDataViewType.Single, false);
+        yield return MLNetInternals.MLNetBridge.MakeColumn(names.Score, SchemaShape.Column.VectorKind.VariableVector, NumberDataViewType.Single, false);
         var keyValues = new SchemaShape(new[] { MLNetInternals.MLNetBridge.MakeColumn(ColumnNames.KeyValues, SchemaShape.Column.VectorKind.Vector, TextDataViewType.Instance, false) });
-        yield return MLNetInternals.MLNetBridge.MakeColumn(ColumnNames.PredictedLabel, SchemaShape.Column.VectorKind.VariableVector, NumberDataViewType.UInt32, true, keyValues);
+        yield return MLNetInternals.MLNetBridge.MakeColumn(names.PredictedLabel, SchemaShape.Column.VectorKind.VariableVector, NumberDataViewType.UInt32, true, keyValues);
     }
 
-    public override Delegate MakeGetter(HeadSpec spec, string column, Func<ReadOnlyMemory<float>> currentRow)
+    public override Delegate MakeGetter(HeadSpec spec, OutputColumn column, Func<ReadOnlyMemory<float>> currentRow)
     {
         int k = spec.OutputSize;
         return column switch
         {
-            ColumnNames.Score => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> dst) =>
+            OutputColumn.Score => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> dst) =>
             {
                 var row = currentRow().Span;
                 var editor = VBufferEditor.Create(ref dst, row.Length);
                 row.CopyTo(editor.Values);
                 dst = editor.Commit();
             }),
-            ColumnNames.PredictedLabel => (ValueGetter<VBuffer<uint>>)((ref VBuffer<uint> dst) =>
+            OutputColumn.PredictedLabel => (ValueGetter<VBuffer<uint>>)((ref VBuffer<uint> dst) =>
             {
                 var row = currentRow().Span;
                 int steps = row.Length / k;

@@ -1,4 +1,4 @@
-namespace MLNetDeep.Training;
+namespace MLNetDeep.Tasks;
 
 /// <summary>ML.NET's conventional column and annotation names used by MLNetDeep's output columns.</summary>
 public static class ColumnNames

@@ -1,8 +1,9 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetDeep.Training;
+using MLNetDeep.Tasks;
 
-namespace MLNetDeep.Trainers;
+namespace MLNetDeep.Models.Sequence;
 
 /// <summary>Per-step quality of a sequence tagger on scored data. Only real steps count (there is no padding in the columns).</summary>
 public sealed class SequenceTaggingMetrics

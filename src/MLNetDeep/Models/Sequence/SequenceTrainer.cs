@@ -4,8 +4,9 @@ using MLNetDeep.Models;
 using MLNetDeep.Models.Sequence;
 using MLNetDeep.Persistence;
 using MLNetDeep.Training;
+using MLNetDeep.Tasks;
 
-namespace MLNetDeep.Trainers;
+namespace MLNetDeep.Models.Sequence;
 
 /// <summary>
 /// Trains a recurrent network (LSTM, GRU or plain RNN) on sequences held in one vector column: numeric steps or
@@ -18,8 +19,6 @@ public sealed class SequenceTrainer : DeepTrainer<SequenceOptions>
 
     /// <summary>Creates a trainer without an MLContext (no log lines; the epoch callback still runs).</summary>
     public SequenceTrainer(SequenceOptions options, PredictionKind kind) : base(null, options, kind) { }
-
-    private protected override double? GradientClipNorm => Options.GradientClipNorm;
 
     /// <inheritdoc />
     protected override NetworkArchitecture CreateArchitecture()

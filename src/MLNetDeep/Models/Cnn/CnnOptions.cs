@@ -3,7 +3,7 @@ using MLNetDeep.Models;
 using MLNetDeep.Models.Cnn;
 using MLNetDeep.Training;
 
-namespace MLNetDeep.Trainers;
+namespace MLNetDeep.Models.Cnn;
 
 /// <summary>
 /// Options of the image CNN trainers (multiclass, binary, regression): the image shape, the convolutional

@@ -1,7 +1,8 @@
+using MLNetDeep.Checkpoints;
 using MLNetDeep.Training;
 using static TorchSharp.torch;
 
-namespace MLNetDeep.Checkpoints;
+namespace MLNetDeep.Divergence;
 
 /// <summary>
 /// Keeps a copy of the weights of the best epoch so far (lowest validation loss, else lowest training loss), so a
@@ -32,14 +33,23 @@ internal sealed class BestWeightsTracker : IDisposable
         return BestEpoch;
     }
 
-    /// <summary>For checkpoints: the best value so far and the snapshot.</summary>
-    internal (double Best, WeightSnapshot? Snapshot) State => (_best, _snapshot);
-
-    /// <summary>Restores the state saved in a checkpoint (takes ownership of the snapshot).</summary>
-    internal void SetState(double best, int? bestEpoch, WeightSnapshot? snapshot)
+    /// <summary>Writes the best value, its epoch and the snapshot (for checkpoints).</summary>
+    public void SaveState(BinaryWriter writer)
     {
+        writer.Write(_best);
+        writer.Write(BestEpoch ?? 0);
+        writer.Write(_snapshot is not null);
+        _snapshot?.Save(writer);
+    }
+
+    /// <summary>Reads back what <see cref="SaveState"/> wrote.</summary>
+    public void LoadState(BinaryReader reader)
+    {
+        _best = reader.ReadDouble();
+        int epoch = reader.ReadInt32();
+        BestEpoch = epoch == 0 ? null : epoch;
         _snapshot?.Dispose();
-        (_best, BestEpoch, _snapshot) = (best, bestEpoch, snapshot);
+        _snapshot = reader.ReadBoolean() ? WeightSnapshot.Load(reader) : null;
     }
 
     public void Dispose() => _snapshot?.Dispose();

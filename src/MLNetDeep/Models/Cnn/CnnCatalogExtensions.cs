@@ -3,8 +3,9 @@ using MLNetDeep.MLNetInternals;
 using MLNetDeep.Models.Cnn;
 using MLNetDeep.Optimizers;
 using MLNetDeep.Training;
+using MLNetDeep.Tasks;
 
-namespace MLNetDeep.Trainers;
+namespace MLNetDeep.Models.Cnn;
 
 /// <summary>Catalog entry points for the image CNN trainers.</summary>
 public static class CnnCatalogExtensions
