@@ -15,6 +15,7 @@ namespace MLNetDeep.Models;
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "family")]
 [JsonDerivedType(typeof(CnnArchitecture), "cnn")]
 [JsonDerivedType(typeof(Sequence.SequenceArchitecture), "sequence")]
+[JsonDerivedType(typeof(Seq2Seq.Seq2SeqArchitecture), "seq2seq")]
 public abstract class NetworkArchitecture
 {
     /// <summary>How rows' feature vectors become network inputs.</summary>
