@@ -40,15 +40,17 @@ internal static class LayerwisePretrainer
 
     /// <summary>
     /// Pretrains the dense head's hidden layers on <paramref name="features"/> ([N, ...input shape]): as a stack of RBMs when
-    /// <see cref="PretrainingOptions.Rbm"/> is set, else as denoising autoencoders. <paramref name="seed"/> seeds the RBMs'
-    /// own generator (null: one number drawn from torch's global generator, which the trainer seeds).
+    /// <see cref="PretrainingOptions.Rbm"/> is set, else as denoising autoencoders. Every random draw (initial weights,
+    /// shuffles, sampling, corruption) comes from a generator of this run seeded with <paramref name="seed"/>, so
+    /// concurrent runs do not disturb each other; null draws the seed from torch's global generator (which the trainer seeds).
     /// </summary>
     public static List<PretrainingLayerResult> Run(nn.Module network, PretrainingOptions o, Tensor features, int batchSize, Action<string>? log, int? seed = null)
     {
         var head = new DenseHeadLayers(network);
+        int s = seed ?? DrawSeed();
         if (o.Rbm is { } rbm)
-            return DeepBeliefNet.Pretrain(head, rbm, o.EpochsPerLayer, features, batchSize, seed ?? DrawSeed(), log);
-        return Autoencoders(head, o, features, batchSize, log);
+            return DeepBeliefNet.Pretrain(head, rbm, o.EpochsPerLayer, features, batchSize, s, log);
+        return Autoencoders(head, o, features, batchSize, s, log);
     }
 
     /// <summary>A seed from torch's global generator (seeded by the trainer), for callers that pass none.</summary>
@@ -58,10 +60,11 @@ internal static class LayerwisePretrainer
         return (int)r.item<long>();
     }
 
-    private static List<PretrainingLayerResult> Autoencoders(DenseHeadLayers head, PretrainingOptions o, Tensor features, int batchSize, Action<string>? log)
+    private static List<PretrainingLayerResult> Autoencoders(DenseHeadLayers head, PretrainingOptions o, Tensor features, int batchSize, int seed, Action<string>? log)
     {
         var results = new List<PretrainingLayerResult>();
         var device = head.Device;
+        using var generator = new Generator((ulong)(uint)seed, device);
         long n = features.shape[0];
         int position = 0; // index in the head's children of the first module not yet applied to the inputs
         var inputs = head.Forward(features, -1, 0);
@@ -76,6 +79,13 @@ internal static class LayerwisePretrainer
             var encoder = head.Children.Skip(start).TakeWhile(c => c.name == layer || c.name.StartsWith(layer + "_")).Where(c => !c.name.EndsWith("_dropout")).ToList();
             var linear = (TorchSharp.Modules.Linear)encoder[0].Module;
             using var decoder = nn.Linear(linear.weight!.shape[0], linear.weight.shape[1]).to(device);
+            using (no_grad())
+            {
+                // Linear's own initialisation, U(±1/√fan_in) (kaiming_uniform with a = √5), drawn from this run's generator.
+                double bound = 1 / Math.Sqrt(linear.weight.shape[0]);
+                decoder.weight!.uniform_(-bound, bound, generator);
+                decoder.bias!.uniform_(-bound, bound, generator);
+            }
             var ps = encoder.SelectMany(e => e.Module.parameters()).Concat(decoder.parameters()).ToList();
             using var opt = optim.Adam(ps, o.LearningRate);
             var result = new PretrainingLayerResult { Layer = DenseHeadLayers.FullName(layer) };
@@ -83,13 +93,13 @@ internal static class LayerwisePretrainer
             for (int epoch = 0; epoch < o.EpochsPerLayer; epoch++)
             {
                 double sum = 0;
-                using var perm = randperm(n, device: device);
+                using var perm = randperm(n, device: device, generator: generator);
                 for (long s = 0; s < n; s += batchSize)
                 {
                     using var scope = NewDisposeScope();
                     long len = Math.Min(batchSize, n - s);
                     var x = inputs.index_select(0, perm.narrow(0, s, len));
-                    var corrupted = o.Corruption > 0 ? x * rand_like(x).ge(o.Corruption).to(x.dtype) : x;
+                    var corrupted = o.Corruption > 0 ? x * rand(x.shape, x.dtype, x.device, generator: generator).ge(o.Corruption).to(x.dtype) : x;
                     var h = corrupted;
                     foreach (var e in encoder) h = e.Module.call(h);
                     var loss = F.mse_loss(decoder.call(h), x);

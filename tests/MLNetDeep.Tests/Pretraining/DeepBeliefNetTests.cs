@@ -76,34 +76,39 @@ public class DeepBeliefNetTests
 
     /// <summary>
     /// Two pretraining runs with the same seed on two threads at once, while a third thread keeps drawing from torch's
-    /// global generator, give the weights of a run alone: every draw comes from the run's own generator.
+    /// global generator, give the weights of a run alone: every draw comes from the run's own generator. Both kinds
+    /// (RBMs, and denoising autoencoders); another seed gives other weights.
     /// </summary>
-    [Fact]
-    public void Same_seed_same_weights_even_with_concurrent_runs()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Same_seed_same_weights_even_with_concurrent_runs(bool rbm)
     {
         using var images = Images(1000);
-        float[] Pretrain()
+        var options = new PretrainingOptions { EpochsPerLayer = 2, Rbm = rbm ? new RbmOptions { Persistent = true, SampleVisible = true } : null };
+        // The autoencoder trains each layer on from its initial weights: every network starts from the same ones.
+        DeepNetwork Fresh() { torch.random.manual_seed(3); return Mlp(new[] { 32 }); }
+        var networks = Enumerable.Range(0, 4).Select(_ => Fresh()).ToList();
+        float[] Pretrain(DeepNetwork network, int seed)
         {
             using var scope = NewDisposeScope();
-            using var network = Mlp(new[] { 32 });
-            LayerwisePretrainer.Run(network, new PretrainingOptions { EpochsPerLayer = 2, Rbm = new RbmOptions { Persistent = true, SampleVisible = true } }, images, 25, null, seed: 11);
+            LayerwisePretrainer.Run(network, options, images, 25, null, seed);
             return Values(network.named_parameters().Single(p => p.name == "head.layers.dense0.weight").parameter);
         }
-        var alone = Pretrain();
+        var alone = Pretrain(networks[0], 11);
         using var stop = new CancellationTokenSource();
         var noise = Task.Run(() =>
         {
             while (!stop.IsCancellationRequested) { using var r = rand(64, 64); }
         });
-        var runs = new[] { Task.Run(Pretrain), Task.Run(Pretrain) };
+        var runs = new[] { Task.Run(() => Pretrain(networks[1], 11)), Task.Run(() => Pretrain(networks[2], 11)) };
         Task.WaitAll(runs);
         stop.Cancel();
         noise.Wait();
         Assert.Equal(alone, runs[0].Result);
         Assert.Equal(alone, runs[1].Result);
-        using var otherSeed = Mlp(new[] { 32 });
-        LayerwisePretrainer.Run(otherSeed, new PretrainingOptions { EpochsPerLayer = 2, Rbm = new RbmOptions { Persistent = true, SampleVisible = true } }, images, 25, null, seed: 12);
-        Assert.NotEqual(alone, Values(otherSeed.named_parameters().Single(p => p.name == "head.layers.dense0.weight").parameter));
+        Assert.NotEqual(alone, Pretrain(networks[3], 12));
+        foreach (var n in networks) n.Dispose();
     }
 
     /// <summary>A pretraining run leaves no LibTorch tensor behind (the RBMs, velocities, chains and layer inputs are disposed).</summary>
