@@ -6,7 +6,6 @@ using MLNetDeep.Datasets;
 using MLNetDeep.Models;
 using MLNetDeep.Models.Cnn;
 using MLNetDeep.Pretraining;
-using MLNetDeep.Trainers;
 
 namespace MLNetDeep.Benchmarks;
 

@@ -10,7 +10,6 @@ using MLNetDeep.Models;
 using MLNetDeep.Models.Cnn;
 using MLNetDeep.Plotting;
 using MLNetDeep.Pretraining;
-using MLNetDeep.Trainers;
 using MLNetDeep.Training;
 
 int labeled = Arg("--labeled", 1000), unlabeled = Arg("--unlabeled", 20000), layerEpochs = Arg("--layer-epochs", 5);

@@ -7,7 +7,6 @@ using MLNetDeep.Pretraining;
 using MLNetDeep.Tests.Control;
 using MLNetDeep.Tests.Optimizers;
 using MLNetDeep.Tests.Support;
-using MLNetDeep.Trainers;
 using TorchSharp;
 using Xunit;
 using Xunit.Abstractions;
