@@ -173,7 +173,8 @@ public class DeepBeliefNetTests
     /// A real tabular set (breast cancer, 30 features, standardised in the pipeline by NormalizeMeanVariance): Gaussian–Bernoulli
     /// RBM pretraining of a 16-8 sigmoid net through the binary trainer. The first RBM's reconstruction error falls well
     /// below 1 (what reconstructing every standardised feature by its mean scores), it has no pseudo-log-likelihood (Gaussian
-    /// units), the second RBM (Bernoulli) has one, and the fine-tuned net classifies the held-out 30% above 0.93.
+    /// units), the second RBM (Bernoulli) has one, the fine-tuned net classifies the held-out 30% above 0.93 (measured 0.964),
+    /// and the saved model carries the curves.
     /// </summary>
     [Fact]
     public void Gaussian_rbm_pretrains_a_net_on_a_standardised_tabular_set()
@@ -201,6 +202,13 @@ public class DeepBeliefNetTests
         Assert.Empty(layers[0].PseudoLogLikelihood);
         Assert.Equal(30, layers[1].PseudoLogLikelihood.Count);
         Assert.True(metrics.Accuracy > 0.93, $"test accuracy {metrics.Accuracy:F4}");
+        // The curves travel with the saved model.
+        var saved = new MemoryStream();
+        model.LastTransformer.Save(saved);
+        saved.Position = 0;
+        using var reloaded = MLNetDeep.Scoring.DeepTransformer.Load(saved);
+        Assert.Equal(layers.Select(l => l.PseudoLogLikelihood), reloaded.History.Pretraining.Select(l => l.PseudoLogLikelihood));
+        Assert.Equal(layers.Select(l => l.ReconstructionLoss), reloaded.History.Pretraining.Select(l => l.ReconstructionLoss));
         model.LastTransformer.Dispose();
     }
 
