@@ -12,13 +12,16 @@ namespace MLNetDeep.Onnx;
 internal static class ColumnTensors
 {
     /// <summary>The ONNX element type of a column's values; throws for types ONNX can't carry (images, dates, ...).</summary>
-    public static OnnxDataType ElementType(DataViewType type, string column, string where)
+    public static OnnxDataType ElementType(DataViewType type, string column, string where) => TryElementType(type) ?? Unsupported(type, column, where);
+
+    /// <summary>The ONNX element type of a column's values, or null for types ONNX can't carry.</summary>
+    public static OnnxDataType? TryElementType(DataViewType type)
     {
         var item = type is VectorDataViewType v ? v.ItemType : type;
-        if (item is KeyDataViewType key) return RawElementType(key.RawType) ?? Unsupported(type, column, where);
+        if (item is KeyDataViewType key) return RawElementType(key.RawType);
         if (item is TextDataViewType) return OnnxDataType.String;
         if (item is BooleanDataViewType) return OnnxDataType.Bool;
-        return RawElementType(item.RawType) ?? Unsupported(type, column, where);
+        return RawElementType(item.RawType);
     }
 
     private static OnnxDataType? RawElementType(Type raw) =>
@@ -99,13 +102,25 @@ internal sealed class SchemaOnlyDataView : IDataView
     }
 
     /// <summary>
-    /// <paramref name="schema"/> with every non-UInt32 key column (e.g. TokenizeIntoCharactersAsKeys' UInt16 keys)
-    /// widened to a UInt32 key of the same count and annotations; the widened columns' indices.
+    /// What ML.NET's converter is shown of the schema before a step: its visible columns of types ONNX can carry. The
+    /// converter declares a graph input for every column it is shown and gives up on an image column even when the step
+    /// doesn't read it; a step that does read a left-out column fails to convert, as it should.
     /// </summary>
-    public static (DataViewSchema Schema, HashSet<int> Widened) WidenKeys(DataViewSchema schema)
+    public static DataViewSchema ForConverter(DataViewSchema schema)
     {
         var builder = new DataViewSchema.Builder();
-        var widened = new HashSet<int>();
+        foreach (var c in schema)
+            if (!c.IsHidden && ColumnTensors.TryElementType(c.Type) is not null) builder.AddColumn(c.Name, c.Type, c.Annotations);
+        return builder.ToSchema();
+    }
+
+    /// <summary>
+    /// <paramref name="schema"/> with every non-UInt32 key column (e.g. TokenizeIntoCharactersAsKeys' UInt16 keys)
+    /// widened to a UInt32 key of the same count and annotations.
+    /// </summary>
+    public static DataViewSchema WidenKeys(DataViewSchema schema)
+    {
+        var builder = new DataViewSchema.Builder();
         foreach (var c in schema)
         {
             var type = c.Type;
@@ -114,10 +129,9 @@ internal sealed class SchemaOnlyDataView : IDataView
             {
                 var wide = new KeyDataViewType(typeof(uint), key.Count);
                 type = type is VectorDataViewType vec ? new VectorDataViewType(wide, vec.Dimensions.ToArray()) : wide;
-                widened.Add(c.Index);
             }
             builder.AddColumn(c.Name, type, c.Annotations);
         }
-        return (builder.ToSchema(), widened);
+        return builder.ToSchema();
     }
 }

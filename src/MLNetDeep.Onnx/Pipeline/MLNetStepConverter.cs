@@ -7,8 +7,8 @@ namespace MLNetDeep.Onnx;
 /// <summary>
 /// One ML.NET step as an ONNX graph, through ML.NET's own converter (Microsoft.ML.OnnxConverter), checked for the ways
 /// that converter fails quietly. It is given the step alone on a row-less view of the schema before it, and asked for the
-/// columns the step writes; its graph declares one input per column of that schema (in schema order, hidden ones too,
-/// renamed with suffixes like "Label0") and one output per requested column (named "Column.output").
+/// columns the step writes; its graph declares one input per column of the schema it is shown (in schema order, renamed
+/// with suffixes like "Label0" where names repeat) and one output per requested column (named "Column.output").
 /// </summary>
 internal static class MLNetStepConverter
 {
@@ -18,8 +18,13 @@ internal static class MLNetStepConverter
     /// <summary>Why a step could not be converted (collected, then reported together with the fix).</summary>
     public sealed class StepFailure(string reason, Exception? inner = null) : Exception(reason, inner);
 
-    public static Converted Convert(ModelOperationsCatalog catalog, ITransformer step, DataViewSchema input, IReadOnlyList<string> written)
+    public static Converted Convert(ModelOperationsCatalog catalog, ITransformer step, DataViewSchema before, IReadOnlyList<string> written)
     {
+        var input = SchemaOnlyDataView.ForConverter(before);
+        var untyped = before.Where(c => !c.IsHidden && ColumnTensors.TryElementType(c.Type) is null).Select(c => $"'{c.Name}' ({c.Type})").ToList();
+        string Failed(Exception e) => untyped.Count > 0
+            ? $"it reads a column ONNX has no tensor type for ({string.Join(", ", untyped)}), or ML.NET's OnnxConverter can't convert it ({e.GetType().Name}: {e.Message})"
+            : $"ML.NET's OnnxConverter failed on it ({e.GetType().Name}: {e.Message})";
         try
         {
             return Check(Run(catalog, step, input, written), input, written);
@@ -29,19 +34,19 @@ internal static class MLNetStepConverter
             // ML.NET 5.0.1's converter throws a NullReferenceException on MapKeyToValue of the UInt16 keys that
             // TokenizeIntoCharactersAsKeys writes; the same trivial transform over UInt32 keys converts. The merged graph
             // casts those columns to UInt32 before this step reads them.
-            var (wide, _) = SchemaOnlyDataView.WidenKeys(input);
+            var wide = SchemaOnlyDataView.WidenKeys(input);
             try
             {
                 return Check(Run(catalog, step, wide, written), wide, written);
             }
             catch (Exception e) when (e is not StepFailure)
             {
-                throw new StepFailure($"ML.NET's OnnxConverter failed on it ({first.GetType().Name}: {first.Message})", first);
+                throw new StepFailure(Failed(first), first);
             }
         }
         catch (Exception e) when (e is not StepFailure)
         {
-            throw new StepFailure($"ML.NET's OnnxConverter failed on it ({e.GetType().Name}: {e.Message})", e);
+            throw new StepFailure(Failed(e), e);
         }
     }
 

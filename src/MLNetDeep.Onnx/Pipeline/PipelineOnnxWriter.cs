@@ -262,8 +262,6 @@ internal sealed class PipelineOnnxWriter
         string Bind(ValueInfoProto input)
         {
             var column = converted.InputSchema[index[input.Name]];
-            if (column.IsHidden)
-                throw new PipelineOnnxException($"Step {i} ({Name(_steps[i])})'s ONNX graph reads the hidden (overwritten) column '{column.Name}', which the pipeline graph doesn't keep.", i, column.Name);
             var value = Read(i, column.Name);
             var slot = _env[column.Name];
             return slot.Origin is Origin.Input or Origin.Computed ? _g.Cast(value, slot.Elem, input.ElemType) : value;
