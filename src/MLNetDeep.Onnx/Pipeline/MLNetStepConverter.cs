@@ -66,24 +66,34 @@ internal static class MLNetStepConverter
     /// <summary>
     /// Refuses a graph in which the converter stopped quietly: its walk back from the step's output ends at the first
     /// transformer it can't convert and declares that transformer's outputs as graph inputs, so its inputs are then not
-    /// the columns before the step, or a written column's output is only an Identity of a graph input.
+    /// the columns before the step, or a written column's output is only an Identity of the graph input of that same
+    /// column (a CopyColumns output is an Identity of another column's input, which is right). Keeps, in the order of
+    /// <paramref name="written"/>, the output of each written column ("Column.output"); drops the converter's extra
+    /// outputs (e.g. "mlnet.X.unusedOutput" for slot names).
     /// </summary>
     private static Converted Check((ModelProto Model, long Opset) result, DataViewSchema input, IReadOnlyList<string> written)
     {
         var g = result.Model.Graph;
         const string stopped = "ML.NET's OnnxConverter has no ONNX conversion for it (its converter stops at such a step and would write a graph without it)";
         if (g.Inputs.Count != input.Count) throw new StepFailure(stopped);
-        if (g.Outputs.Count != written.Count)
-            throw new StepFailure($"ML.NET's OnnxConverter wrote {g.Outputs.Count} outputs for the {written.Count} columns it writes ({string.Join(", ", written)})");
+        var outputs = new List<ValueInfoProto>();
+        foreach (var column in written)
+        {
+            var output = g.Outputs.FirstOrDefault(o => o.Name == column + ".output")
+                         ?? throw new StepFailure($"ML.NET's OnnxConverter wrote no output for column '{column}' (its outputs: {string.Join(", ", g.Outputs.Select(o => o.Name))})");
+            outputs.Add(output);
+        }
+        g.Outputs.Clear();
+        g.Outputs.AddRange(outputs);
         var producers = new Dictionary<string, NodeProto>(StringComparer.Ordinal);
         foreach (var n in g.Nodes) foreach (var o in n.Outputs) producers[o] = n;
-        var inputNames = g.Inputs.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
-        foreach (var output in g.Outputs)
+        var inputColumns = g.Inputs.Select((v, j) => (v.Name, Column: input[j].Name)).ToDictionary(p => p.Name, p => p.Column, StringComparer.Ordinal);
+        for (int k = 0; k < written.Count; k++)
         {
-            var value = output.Name;
+            var value = outputs[k].Name;
             while (producers.TryGetValue(value, out var n) && n.OpType == "Identity" && n.Inputs.Count == 1) value = n.Inputs[0];
-            if (inputNames.Contains(value)) throw new StepFailure(stopped);
-            if (!producers.ContainsKey(value) && g.Initializers.All(t => t.Name != value)) throw new StepFailure(stopped);
+            if (inputColumns.TryGetValue(value, out var column) && column == written[k]) throw new StepFailure(stopped);
+            if (!inputColumns.ContainsKey(value) && !producers.ContainsKey(value) && g.Initializers.All(t => t.Name != value)) throw new StepFailure(stopped);
         }
         return new Converted(result.Model, result.Opset, input);
     }

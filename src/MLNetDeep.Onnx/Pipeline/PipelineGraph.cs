@@ -140,19 +140,29 @@ internal sealed class PipelineGraph
     }
 
     /// <summary>
-    /// Declares the rank of ONNX Runtime contrib operators' outputs, which onnx's shape inference knows nothing about:
-    /// com.microsoft's Tokenizer (ML.NET's TokenizeIntoWords / TokenizeIntoCharactersAsKeys) turns ML.NET's [rows, 1] text
-    /// into [rows, 1, tokens] strings. Without it onnx 1.12's full check crashes on the LabelEncoder that follows an
-    /// opset-13 Squeeze of an unranked value.
+    /// Declares the type of outputs that onnx's shape inference can't work out, so its full check (strict since the opset-16
+    /// Identity) passes: com.microsoft's Tokenizer (ML.NET's TokenizeIntoWords / TokenizeIntoCharactersAsKeys) turns
+    /// ML.NET's [rows, 1] text into [rows, 1, tokens] strings; ai.onnx.ml's Scaler (the normalizers), Normalizer,
+    /// FeatureVectorizer and OneHotEncoder write float [rows, values] and have no type inference in onnx 1.12.
+    /// Without it onnx 1.12's full check rejects the graph, or crashes on a LabelEncoder after an unranked Squeeze.
     /// </summary>
-    public void DeclareContribShapes()
+    public void DeclareUninferredTypes()
     {
-        foreach (var node in Graph.Nodes.Where(n => n.Domain == "com.microsoft" && n.OpType == "Tokenizer"))
+        foreach (var node in Graph.Nodes)
+        {
+            var (type, rank) = (node.Domain, node.OpType) switch
+            {
+                ("com.microsoft", "Tokenizer") => (OnnxDataType.String, 3),
+                ("ai.onnx.ml", "Scaler" or "Normalizer" or "FeatureVectorizer" or "OneHotEncoder") => (OnnxDataType.Float, 2),
+                _ => (OnnxDataType.Undefined, 0),
+            };
+            if (type == OnnxDataType.Undefined) continue;
             Graph.ValueInfo.Add(new ValueInfoProto
             {
                 Name = node.Outputs[0],
-                ElemType = OnnxDataType.String,
-                Shape = new List<object> { ValueInfoProto.UnknownDim, ValueInfoProto.UnknownDim, ValueInfoProto.UnknownDim },
+                ElemType = type,
+                Shape = Enumerable.Repeat(ValueInfoProto.UnknownDim, rank).ToList(),
             });
+        }
     }
 }

@@ -115,7 +115,7 @@ internal sealed class PipelineOnnxWriter
             declared.Add(Describe(_g.Graph.Outputs[^1], column));
         }
         _g.Prune(outputNames.Values);
-        _g.DeclareContribShapes();
+        _g.DeclareUninferredTypes();
         var inputs = _g.Graph.Inputs.Select(v => Describe(v, _schemas[start][v.Name])).ToList();
         var steps = StepLines(start);
         var proto = new ModelProto
@@ -269,7 +269,7 @@ internal sealed class PipelineOnnxWriter
         var outputs = _g.Append(graph, Bind, $"step{i}_{Name(_steps[i])}", converted.Model.OpsetImport);
         for (int k = 0; k < _written[i].Count; k++)
         {
-            var o = graph.Outputs[k];
+            var o = graph.Outputs[k]; // the converter's outputs, one per written column in order (MLNetStepConverter.Check)
             Write(i, _written[i][k], outputs[o.Name], o.ElemType);
         }
     }
