@@ -151,7 +151,7 @@ internal sealed class PipelineOnnxWriter
 
     private static string Name(ITransformer t) => t is DeepTransformer d
         ? $"MLNetDeep {d.Description.Architecture.GetType().Name.Replace("Architecture", "")} {d.Kind}"
-        : t.GetType().Name;
+        : t.GetType().Name.Split('`')[0];
 
     /// <summary>
     /// The visible columns a step writes, in schema order. ML.NET's mappers keep the input columns in order (an overwritten
