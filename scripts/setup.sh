@@ -19,7 +19,8 @@ apt_update_once() {
 }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-libstdcxx=$(ldconfig -p 2>/dev/null | awk '/libstdc\+\+\.so\.6 .*x86-64/{print $NF; exit}')
+# awk reads to the end (no early exit): with pipefail, an exit before ldconfig finishes writing fails the line with SIGPIPE (rc 141)
+libstdcxx=$(ldconfig -p 2>/dev/null | awk '/libstdc\+\+\.so\.6 .*x86-64/ && !found {print $NF; found = 1}')
 libstdcxx=${libstdcxx:-/lib/x86_64-linux-gnu/libstdc++.so.6}
 if ! grep -q GLIBCXX_3.4.32 "$libstdcxx" 2>/dev/null; then
   echo "setup: $libstdcxx lacks GLIBCXX_3.4.32; installing libstdc++6 from Debian 13 (trixie)"
