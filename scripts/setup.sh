@@ -4,7 +4,8 @@
 #     Debian 12 ships GLIBCXX_3.4.30). Taken from Debian 13 (trixie) through a temporary apt source.
 #  2. the Fashion-MNIST data set (Debian package dataset-fashion-mnist).
 #  3. ONNX's conformance data (Debian package libonnx-testdata), for the ONNX reader and importer tests.
-#  4. onnx's checker (python3-onnx) and the English and German word lists (wamerican, wngerman), for the
+#  4. CMUdict, the grapheme-to-phoneme data of the sequence-to-sequence tests (Debian package pocketsphinx-en-us).
+#  5. onnx's checker (python3-onnx) and the English and German word lists (wamerican, wngerman), for the
 #     whole-pipeline ONNX export tests (real text; the checker test is skipped without python3-onnx).
 set -euo pipefail
 
@@ -46,6 +47,11 @@ if [ ! -d /usr/share/libonnx-testdata/data/node ]; then
   apt_update_once
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq libonnx-testdata >/dev/null
 fi
+if [ ! -f /usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict ]; then
+  echo "setup: installing pocketsphinx-en-us (CMUdict)"
+  apt_update_once
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq pocketsphinx-en-us >/dev/null
+fi
 missing=()
 /usr/bin/python3 -c "import onnx" >/dev/null 2>&1 || missing+=(python3-onnx)
 [ -f /usr/share/dict/american-english ] || missing+=(wamerican)
@@ -55,4 +61,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt_update_once
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-echo "setup: ready (libstdc++ GLIBCXX_3.4.32, Fashion-MNIST in /usr/share/datasets/fashion-mnist, ONNX test data in /usr/share/libonnx-testdata, python3-onnx, word lists in /usr/share/dict)"
+echo "setup: ready (libstdc++ GLIBCXX_3.4.32, Fashion-MNIST in /usr/share/datasets/fashion-mnist, ONNX test data in /usr/share/libonnx-testdata, CMUdict in /usr/share/pocketsphinx/model/en-us, python3-onnx, word lists in /usr/share/dict)"
