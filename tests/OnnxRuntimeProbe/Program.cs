@@ -1,17 +1,26 @@
-// Usage: OnnxRuntimeProbe MODEL.mlnd — saves the model inside an ML.NET model zip (mlContext.Model.Save, which stores it
-// as ONNX scored by OnnxTransformer) and prints "saved", or the error's type and message (exit code 3).
+// Usage: OnnxRuntimeProbe save MODEL.mlnd ZIP — saves the MLNetDeep model inside an ML.NET model zip (mlContext.Model.Save,
+// which stores it as ONNX scored by OnnxTransformer); OnnxRuntimeProbe load ZIP — loads such a zip with LoadChecked.
+// Prints "saved" / "loaded", or the error's type and message (exit code 3).
 using Microsoft.ML;
+using MLNetDeep.Onnx;
 using MLNetDeep.Scoring;
 
 try
 {
-    using var model = DeepTransformer.Load(args[0]);
     var ml = new MLContext();
-    var schema = new DataViewSchema.Builder();
-    schema.AddColumn(model.FeatureColumnName, new Microsoft.ML.Data.VectorDataViewType(Microsoft.ML.Data.NumberDataViewType.Single, 784));
-    using var zip = new MemoryStream();
-    ml.Model.Save(model, schema.ToSchema(), zip);
-    Console.WriteLine("saved");
+    if (args[0] == "save")
+    {
+        using var model = DeepTransformer.Load(args[1]);
+        var schema = new DataViewSchema.Builder();
+        schema.AddColumn(model.FeatureColumnName, new Microsoft.ML.Data.VectorDataViewType(Microsoft.ML.Data.NumberDataViewType.Single, 784));
+        ml.Model.SaveAtomic(model, schema.ToSchema(), args[2]);
+        Console.WriteLine("saved");
+    }
+    else
+    {
+        ml.Model.LoadChecked(args[1], out _);
+        Console.WriteLine("loaded");
+    }
     return 0;
 }
 catch (Exception e)
