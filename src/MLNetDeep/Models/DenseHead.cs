@@ -11,7 +11,10 @@ public enum BatchNormPlacement
     AfterActivation,
 }
 
-/// <summary>The fully connected head: [input dropout] → (Linear → [BN] → activation → [dropout])* → output layer.</summary>
+/// <summary>
+/// A fully connected stack: [input dropout] → (Linear → [BN] → activation → [dropout], [+ skip])* → output layer. Every family
+/// ends in one (its dense head); the MLP family is one.
+/// </summary>
 public sealed class DenseHead
 {
     /// <summary>Sizes of the hidden layers. Default one layer of 128.</summary>
@@ -26,6 +29,15 @@ public sealed class DenseHead
     public bool BatchNorm { get; set; }
     /// <summary>Where batch norm goes relative to the activation (with <see cref="BatchNorm"/>). Default before it.</summary>
     public BatchNormPlacement BatchNormPlacement { get; set; } = BatchNormPlacement.BeforeActivation;
+    /// <summary>
+    /// Skip (residual) connections: every hidden layer whose width equals the previous hidden layer's adds its input to its
+    /// output, y = x + Dropout(Act(BN(Linear(x)))) (batch norm where <see cref="BatchNormPlacement"/> puts it; nothing runs
+    /// after the sum). The first hidden layer and the output layer never have one. Default false.
+    /// </summary>
+    public bool Residual { get; set; }
+
+    /// <summary>True when hidden layer <paramref name="index"/> adds its input to its output (see <see cref="Residual"/>).</summary>
+    internal bool HasSkip(int index) => Residual && index > 0 && HiddenSizes[index] == HiddenSizes[index - 1];
 
     /// <summary>Parameters of the head's layers for an input of <paramref name="inputSize"/> values.</summary>
     internal IEnumerable<ParameterCount> CountParameters(long inputSize, int outputSize, string owner)
@@ -49,5 +61,10 @@ public sealed class DenseHead
         if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentOutOfRangeException(nameof(Dropout), Dropout, $"{owner}.Dropout must be in [0, 1). Received: Dropout={Dropout}");
         if (!(InputDropout >= 0 && InputDropout < 1)) throw new ArgumentOutOfRangeException(nameof(InputDropout), InputDropout, $"{owner}.InputDropout must be in [0, 1). Received: InputDropout={InputDropout}");
         if (Activation is null) throw new ArgumentNullException(nameof(Activation), $"{owner}.Activation must be set.");
+        if (Residual && !Enumerable.Range(0, HiddenSizes.Count).Any(HasSkip))
+            throw new ArgumentException(
+                $"{owner}.Residual is true, but no hidden layer has the width of the one before it, so there is nowhere to put a skip connection. " +
+                $"Received: HiddenSizes=[{string.Join(", ", HiddenSizes)}]. Skips join equal-width layers: use e.g. [256, 256, 256], or set Residual = false.",
+                nameof(Residual));
     }
 }

@@ -80,18 +80,24 @@ internal static class OnnxLayers
     }
 
     /// <summary>
-    /// The dense head shared by every family (<see cref="DenseHeadModule"/>): hidden Linear → [BN] → activation
-    /// layers, then the output layer; dropout is dropped (inference). Returns the raw output [N, outputs].
+    /// The dense stack shared by every family (<see cref="DenseHeadModule"/>): hidden Linear → [BN] → activation → [BN]
+    /// layers (batch norm where <see cref="Models.DenseHead.BatchNormPlacement"/> puts it; before the activation it is folded
+    /// into the Linear), each adding its input when it has a skip connection, then the output layer; dropout is dropped
+    /// (inference). <paramref name="owner"/> names the options in messages. Returns the raw output [N, outputs].
     /// </summary>
-    public static string DenseHead(OnnxExportContext ctx, DenseHead spec, string x, string path = "head.layers")
+    public static string DenseHead(OnnxExportContext ctx, DenseHead spec, string x, string path = "head.layers", string owner = "Head")
     {
+        bool after = spec.BatchNormPlacement == BatchNormPlacement.AfterActivation;
         for (int i = 0; i < spec.HiddenSizes.Count; i++)
         {
-            string layer = $"Head.HiddenSizes[{i}] (dense {spec.HiddenSizes[i]})";
-            x = Dense(ctx, $"{path}.dense{i}", spec.BatchNorm ? $"{path}.dense{i}_bn" : null, x, layer, $"head_dense{i}");
+            string layer = $"{owner}.HiddenSizes[{i}] (dense {spec.HiddenSizes[i]})";
+            string bn = $"{path}.dense{i}_bn", input = x;
+            x = Dense(ctx, $"{path}.dense{i}", spec.BatchNorm && !after ? bn : null, x, layer, $"head_dense{i}");
             x = OnnxActivations.Emit(ctx.Graph, spec.Activation!, x, $"head_dense{i}_{spec.Activation?.Name}", layer);
+            if (spec.BatchNorm && after) x = BatchNormNode(ctx, bn, x, layer, $"head_dense{i}_bn");
+            if (spec.HasSkip(i)) x = ctx.Graph.Node("Add", new[] { x, input }, $"head_dense{i}_skip");
         }
-        return Dense(ctx, $"{path}.output", null, x, "Head output layer", "head_output");
+        return Dense(ctx, $"{path}.output", null, x, $"{owner} output layer", "head_output");
     }
 
     /// <summary>Batch norm folded into the preceding layer: w' = w·γ/√(σ²+ε) per output channel, b' = (b − μ)·γ/√(σ²+ε) + β.</summary>

@@ -13,9 +13,11 @@ namespace MLNetDeep.Models.Cnn;
 /// numeric vector with a declared channels × height × width shape). Created through
 /// <c>mlContext.{MulticlassClassification,BinaryClassification,Regression}.Trainers.Cnn(...)</c>.
 /// </summary>
-public sealed class CnnTrainer : DeepTrainer<CnnOptions>
+public sealed class CnnTrainer : DeepTrainer<CnnOptions>, ILearningRateFinderHost
 {
-    internal CnnTrainer(IHostEnvironment? env, CnnOptions options, PredictionKind kind) : base(env, options, kind) { }
+    private readonly IHostEnvironment? _env;
+
+    internal CnnTrainer(IHostEnvironment? env, CnnOptions options, PredictionKind kind) : base(env, options, kind) => _env = env;
 
     /// <summary>Creates a trainer without an MLContext (no log lines; the epoch callback still runs).</summary>
     public CnnTrainer(CnnOptions options, PredictionKind kind) : base(null, options, kind) { }
@@ -34,6 +36,10 @@ public sealed class CnnTrainer : DeepTrainer<CnnOptions>
         protected override TorchSharp.torch.Tensor TrainingForward(DeepNetwork network, Data.Batch batch) =>
             network.Forward(_augmentation.Apply(batch.Features), batch.Lengths);
     }
+
+    TrainerOptions ILearningRateFinderHost.CopyOptions() => Options.Clone();
+
+    Microsoft.ML.IEstimator<Scoring.DeepTransformer> ILearningRateFinderHost.WithOptions(TrainerOptions options) => new CnnTrainer(_env, (CnnOptions)options, Kind);
 
     /// <inheritdoc />
     protected override NetworkArchitecture CreateArchitecture()
