@@ -17,6 +17,10 @@ internal sealed class DenseHeadLayers
         var modules = network.named_modules().ToDictionary(m => m.name, m => m.module);
         if (!modules.TryGetValue("head.layers", out var headLayers) || headLayers is not TorchSharp.Modules.Sequential seq)
             throw new NotSupportedException("Pretraining needs a network with a dense head ('head.layers'); this network has none.");
+        if (modules.TryGetValue("head", out var head) && head is Models.DenseHeadModule { HasSkips: true })
+            throw new NotSupportedException(
+                "Pretraining trains the hidden layers one at a time as autoencoders (or RBMs), and skip connections (Residual = true) join " +
+                "layers that would then be trained apart. Set Residual = false, or Pretraining = null.");
         Children = seq.named_children().Select(c => (c.name, Module: (nn.Module<Tensor, Tensor>)c.module)).ToList();
         Dense = Children.Where(c => c.name.StartsWith("dense") && !c.name.Contains('_')).Select(c => c.name).ToList();
         if (Dense.Count == 0)

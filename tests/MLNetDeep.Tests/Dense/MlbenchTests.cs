@@ -42,6 +42,13 @@ public class MlbenchTests
                 Assert.Equal(c.GetProperty("na").GetInt32(), values.Count(v => v.Length == 0));
                 if (c.GetProperty("first").ValueKind == JsonValueKind.String) Assert.Equal(c.GetProperty("first").GetString(), values[0]);
             }
+            else if (c.TryGetProperty("text", out _))
+            {
+                var values = view.GetColumn<ReadOnlyMemory<char>>(col).Select(v => v.ToString()).ToList();
+                Assert.Equal(c.GetProperty("na").GetInt32(), values.Count(v => v.Length == 0));
+                Assert.Equal(c.GetProperty("distinct").GetInt32(), values.Where(v => v.Length > 0).Distinct().Count());
+                Assert.Equal(c.GetProperty("first").GetString(), values[0]);
+            }
             else
             {
                 var values = view.GetColumn<float>(col).ToList();

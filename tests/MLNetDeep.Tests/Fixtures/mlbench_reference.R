@@ -17,6 +17,9 @@ for (s in sets) {
       cols <- c(cols, sprintf('{"name": %s, "levels": [%s], "counts": [%s], "na": %d, "first": %s}', q(n),
         paste(sapply(levels(x), q), collapse = ", "), paste(as.integer(counts), collapse = ", "), sum(is.na(x)),
         if (is.na(x[1])) "null" else q(as.character(x[1]))))
+    } else if (is.character(x)) {
+      cols <- c(cols, sprintf('{"name": %s, "text": true, "na": %d, "distinct": %d, "first": %s}', q(n), sum(is.na(x)),
+        length(unique(x[!is.na(x)])), if (is.na(x[1])) "null" else q(x[1])))
     } else {
       v <- as.numeric(x)
       cols <- c(cols, sprintf('{"name": %s, "sum": %s, "na": %d, "first": %s}', q(n), num(sum(v, na.rm = TRUE)), sum(is.na(v)), num(v[1])))
