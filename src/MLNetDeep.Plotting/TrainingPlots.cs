@@ -128,9 +128,9 @@ public static class TrainingPlots
     private static void EpochAxis(Plot plot) =>
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
 
-    private static double Log10(double v) => v > 0 ? Math.Log10(v) : double.NaN;
+    internal static double Log10(double v) => v > 0 ? Math.Log10(v) : double.NaN;
 
-    private static Plot NewPlot(string title, string x, string y)
+    internal static Plot NewPlot(string title, string x, string y)
     {
         var plot = new Plot();
         plot.Title(title);
@@ -139,7 +139,7 @@ public static class TrainingPlots
         return plot;
     }
 
-    private static ScottPlot.Plottables.Scatter Line(Plot plot, double[] x, double[] y, string label)
+    internal static ScottPlot.Plottables.Scatter Line(Plot plot, double[] x, double[] y, string label)
     {
         var s = plot.Add.Scatter(x, y);
         s.LegendText = label;
@@ -166,7 +166,7 @@ public static class TrainingPlots
         plot.Axes.Left.TickGenerator = ticks;
     }
 
-    private static string Save(Plot plot, string path, Alignment legend = Alignment.UpperRight)
+    internal static string Save(Plot plot, string path, Alignment legend = Alignment.UpperRight)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var dir = Path.GetDirectoryName(Path.GetFullPath(path));
