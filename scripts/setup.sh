@@ -7,6 +7,8 @@
 #  4. CMUdict, the grapheme-to-phoneme data of the sequence-to-sequence tests (Debian package pocketsphinx-en-us).
 #  5. onnx's checker (python3-onnx) and the English and German word lists (wamerican, wngerman), for the
 #     whole-pipeline ONNX export tests (real text; the checker test is skipped without python3-onnx).
+#  6. R's mlbench tables (Debian package r-cran-mlbench: LetterRecognition, BostonHousing, ...), for the MLP tests,
+#     the tabular benchmark and samples/TabularMlp.
 set -euo pipefail
 
 if ! command -v dotnet >/dev/null 2>&1; then
@@ -52,6 +54,11 @@ if [ ! -f /usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict ]; then
   apt_update_once
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq pocketsphinx-en-us >/dev/null
 fi
+if [ ! -f /usr/lib/R/site-library/mlbench/data/LetterRecognition.rda ]; then
+  echo "setup: installing r-cran-mlbench"
+  apt_update_once
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends r-cran-mlbench >/dev/null
+fi
 missing=()
 /usr/bin/python3 -c "import onnx" >/dev/null 2>&1 || missing+=(python3-onnx)
 [ -f /usr/share/dict/american-english ] || missing+=(wamerican)
@@ -61,4 +68,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt_update_once
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-echo "setup: ready (libstdc++ GLIBCXX_3.4.32, Fashion-MNIST in /usr/share/datasets/fashion-mnist, ONNX test data in /usr/share/libonnx-testdata, CMUdict in /usr/share/pocketsphinx/model/en-us, python3-onnx, word lists in /usr/share/dict)"
+echo "setup: ready (libstdc++ GLIBCXX_3.4.32, Fashion-MNIST in /usr/share/datasets/fashion-mnist, ONNX test data in /usr/share/libonnx-testdata, CMUdict in /usr/share/pocketsphinx/model/en-us, python3-onnx, word lists in /usr/share/dict, mlbench tables in /usr/lib/R/site-library/mlbench/data)"

@@ -38,9 +38,9 @@ public static class LearningRateFinderPlots
         minimum.Color = Colors.Gray;
         minimum.LinePattern = LinePattern.Dotted;
         minimum.LegendText = string.Format(ci, "minimum/10: {0:G3}", result.MinimumRateOverTen);
-        // y from the lowest loss to a little above the first ones, so the divergence doesn't flatten the curve
+        // y from the lowest loss (raw or smoothed) to a little above the first ones, so the divergence doesn't flatten the curve
         var finite = result.SmoothedLosses.Take(n).ToArray();
-        double low = finite.Min(), high = Math.Max(finite[0], finite[..Math.Max(1, n / 2)].Max());
+        double low = Math.Min(finite.Min(), result.Losses.Take(n).Min()), high = Math.Max(finite[0], finite[..Math.Max(1, n / 2)].Max());
         plot.Axes.SetLimitsY(low - 0.1 * (high - low), high + 0.25 * (high - low));
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
         {
