@@ -83,7 +83,7 @@ internal static class OnnxLayers
     /// The dense head shared by every family (<see cref="DenseHeadModule"/>): hidden Linear → [BN] → activation
     /// layers, then the output layer; dropout is dropped (inference). Returns the raw output [N, outputs].
     /// </summary>
-    public static string DenseHead(OnnxExportContext ctx, DenseHead spec, string x, string path = "head.layers")
+    public static string DenseHead(OnnxExportContext ctx, DenseHead spec, string x, string path = Models.ModulePaths.HeadLayers)
     {
         for (int i = 0; i < spec.HiddenSizes.Count; i++)
         {
