@@ -3,6 +3,7 @@
 #  1. libstdc++ with GLIBCXX_3.4.32 (TorchSharp 0.107's native library needs GCC 13+'s runtime;
 #     Debian 12 ships GLIBCXX_3.4.30). Taken from Debian 13 (trixie) through a temporary apt source.
 #  2. the Fashion-MNIST data set (Debian package dataset-fashion-mnist).
+#  3. ONNX's conformance data (Debian package libonnx-testdata), for the ONNX reader and importer tests.
 set -euo pipefail
 
 if ! command -v dotnet >/dev/null 2>&1; then
@@ -37,4 +38,9 @@ if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
   apt_update_once
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq dataset-fashion-mnist >/dev/null
 fi
-echo "setup: ready (libstdc++ GLIBCXX_3.4.32, Fashion-MNIST in /usr/share/datasets/fashion-mnist)"
+if [ ! -d /usr/share/libonnx-testdata/data/node ]; then
+  echo "setup: installing libonnx-testdata"
+  apt_update_once
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq libonnx-testdata >/dev/null
+fi
+echo "setup: ready (libstdc++ GLIBCXX_3.4.32, Fashion-MNIST in /usr/share/datasets/fashion-mnist, ONNX test data in /usr/share/libonnx-testdata)"

@@ -13,6 +13,7 @@ internal sealed class ProtoWriter
     private readonly MemoryStream _buffer = new();
 
     private const int WireVarint = 0;
+    private const int WireFixed64 = 1;
     private const int WireLengthDelimited = 2;
     private const int WireFixed32 = 5;
 
@@ -62,6 +63,18 @@ internal sealed class ProtoWriter
         _buffer.Write(b);
     }
 
+    /// <summary>A double (fixed64) field.</summary>
+    public void Double(int field, double value)
+    {
+        Tag(field, WireFixed64);
+        Span<byte> b = stackalloc byte[8];
+        BinaryPrimitives.WriteDoubleLittleEndian(b, value);
+        _buffer.Write(b);
+    }
+
+    /// <summary>Bytes that are already a field's encoding (tag included): fields read but not understood, written back as they were.</summary>
+    public void Raw(ReadOnlySpan<byte> encodedField) => _buffer.Write(encodedField);
+
     /// <summary>A bytes field.</summary>
     public void Bytes(int field, ReadOnlySpan<byte> value)
     {
@@ -86,6 +99,33 @@ internal sealed class ProtoWriter
         var inner = new ProtoWriter();
         foreach (var v in values) inner.RawVarint((ulong)v);
         Bytes(field, inner.Written);
+    }
+
+    /// <summary>A packed repeated int32 field (skipped when empty); negative values take ten bytes, as protobuf requires.</summary>
+    public void PackedInt32(int field, IReadOnlyList<int> values)
+    {
+        if (values.Count == 0) return;
+        var inner = new ProtoWriter();
+        foreach (var v in values) inner.RawVarint((ulong)(long)v);
+        Bytes(field, inner.Written);
+    }
+
+    /// <summary>A packed repeated uint64 field (skipped when empty).</summary>
+    public void PackedUInt64(int field, IReadOnlyList<ulong> values)
+    {
+        if (values.Count == 0) return;
+        var inner = new ProtoWriter();
+        foreach (var v in values) inner.RawVarint(v);
+        Bytes(field, inner.Written);
+    }
+
+    /// <summary>A packed repeated double field (skipped when empty).</summary>
+    public void PackedDouble(int field, IReadOnlyList<double> values)
+    {
+        if (values.Count == 0) return;
+        var bytes = new byte[values.Count * 8];
+        for (int i = 0; i < values.Count; i++) BinaryPrimitives.WriteDoubleLittleEndian(bytes.AsSpan(i * 8), values[i]);
+        Bytes(field, bytes);
     }
 
     /// <summary>A packed repeated float field (skipped when empty).</summary>
