@@ -201,7 +201,7 @@ public sealed class OnnxNetwork : nn.Module<Tensor, Tensor>
                 }
                 Tensor[] results;
                 try { results = node.Run(ctx, args); }
-                catch (Exception e) when (e is not OnnxImportException and not ArgumentException)
+                catch (Exception e) when (e is not OnnxImportException)
                 {
                     throw new InvalidOperationException(node.Node.RuntimeError(e, args).Message, e);
                 }

@@ -14,7 +14,11 @@ internal static class LayerOps
         yield return new("Conv", Conv, WeightsFrom1, "1-3 spatial dims; group, dilations, strides, pads (asymmetric too), auto_pad SAME_UPPER/SAME_LOWER/VALID; bias optional");
         yield return new("ConvTranspose", ConvTranspose, WeightsFrom1, "1-3 spatial dims; group, dilations, strides, pads, output_padding, output_shape, auto_pad; bias optional");
         yield return new("Gemm", Gemm, (_, _) => InputRole.Weight, "transA, transB, alpha, beta; C optional (11+) and broadcast");
-        yield return new("MatMul", _ => (_, x) => One(x[0]!.matmul(x[1]!)), (_, _) => InputRole.Weight, "numpy matmul (batched, broadcast)");
+        yield return new("MatMul", n => (_, x) =>
+        {
+            CheckMatMul(n, x[0]!, x[1]!);
+            return One(x[0]!.matmul(x[1]!));
+        }, (_, _) => InputRole.Weight, "numpy matmul (batched, broadcast)");
         yield return new("BatchNormalization", BatchNorm, (_, i) => i switch { 0 => InputRole.Data, 1 or 2 => InputRole.Weight, _ => InputRole.Statistic },
             "epsilon, momentum; scale/bias trainable, mean/var buffers; batch statistics in train mode; spatial = 0 (opset < 9) too; not the training outputs");
         yield return new("MaxPool", MaxPool, notes: "1-3 spatial dims; pads, strides, dilations (10+), ceil_mode (10+), auto_pad; not the Indices output");
@@ -119,6 +123,25 @@ internal static class LayerOps
         };
     }
 
+    /// <summary>
+    /// Checks matmul shapes before LibTorch sees them: TorchSharp 0.107's matmul lets a shape error escape as a native
+    /// exception that ends the process.
+    /// </summary>
+    private static void CheckMatMul(ImportNode n, Tensor a, Tensor b)
+    {
+        if (a.dim() == 0 || b.dim() == 0) throw new ArgumentException($"MatMul needs tensors of rank 1 or more, received ranks {a.dim()} and {b.dim()}.");
+        long inner = b.dim() == 1 ? b.shape[0] : b.shape[^2];
+        if (a.shape[^1] != inner)
+            throw new ArgumentException($"the last dimension of A ({a.shape[^1]}) must equal {(b.dim() == 1 ? "the length" : "the second-last dimension")} of B ({inner}).");
+        var batchA = a.dim() > 2 ? a.shape[..^2] : Array.Empty<long>();
+        var batchB = b.dim() > 2 ? b.shape[..^2] : Array.Empty<long>();
+        for (int i = 1; i <= Math.Min(batchA.Length, batchB.Length); i++)
+        {
+            long da = batchA[^i], db = batchB[^i];
+            if (da != db && da != 1 && db != 1) throw new ArgumentException($"the batch dimensions of A [{string.Join(", ", batchA)}] and B [{string.Join(", ", batchB)}] do not broadcast.");
+        }
+    }
+
     private static OpRun Gemm(ImportNode n)
     {
         bool transA = n.Int("transA", 0) != 0, transB = n.Int("transB", 0) != 0;
@@ -128,9 +151,12 @@ internal static class LayerOps
             var a = x[0]!;
             var b = x[1]!;
             var c = x.Length > 2 ? x[2] : null;
-            if (!transA && transB && alpha == 1 && beta == 1 && (c is null || c.dim() == 1)) return One(F.linear(a, b, c)); // the nn.Linear case
+            if (!transA && transB && alpha == 1 && beta == 1 && (c is null || c.dim() == 1) && a.dim() == 2 && b.dim() == 2 && a.shape[1] == b.shape[1])
+                return One(F.linear(a, b, c)); // the nn.Linear case
+            if (a.dim() != 2 || b.dim() != 2) throw new ArgumentException($"Gemm needs matrices, received ranks {a.dim()} and {b.dim()}.");
             var left = transA ? a.t() : a;
             var right = transB ? b.t() : b;
+            CheckMatMul(n, left, right);
             if (c is null) return One(alpha == 1 ? left.mm(right) : left.mm(right) * alpha);
             return One(addmm(c, left, right, (float)beta, (float)alpha));
         };
