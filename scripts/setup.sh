@@ -4,6 +4,7 @@
 #     Debian 12 ships GLIBCXX_3.4.30). Taken from Debian 13 (trixie) through a temporary apt source.
 #  2. the Fashion-MNIST data set (Debian package dataset-fashion-mnist).
 #  3. ONNX's conformance data (Debian package libonnx-testdata), for the ONNX reader and importer tests.
+#  4. CMUdict, the grapheme-to-phoneme data of the sequence-to-sequence tests (Debian package pocketsphinx-en-us).
 set -euo pipefail
 
 if ! command -v dotnet >/dev/null 2>&1; then
@@ -43,4 +44,9 @@ if [ ! -d /usr/share/libonnx-testdata/data/node ]; then
   apt_update_once
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq libonnx-testdata >/dev/null
 fi
-echo "setup: ready (libstdc++ GLIBCXX_3.4.32, Fashion-MNIST in /usr/share/datasets/fashion-mnist, ONNX test data in /usr/share/libonnx-testdata)"
+if [ ! -f /usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict ]; then
+  echo "setup: installing pocketsphinx-en-us (CMUdict)"
+  apt_update_once
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq pocketsphinx-en-us >/dev/null
+fi
+echo "setup: ready (libstdc++ GLIBCXX_3.4.32, Fashion-MNIST in /usr/share/datasets/fashion-mnist, ONNX test data in /usr/share/libonnx-testdata, CMUdict in /usr/share/pocketsphinx/model/en-us)"

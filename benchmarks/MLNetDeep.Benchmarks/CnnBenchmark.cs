@@ -4,9 +4,9 @@ using Microsoft.ML.Data;
 using MLNetDeep.Datasets;
 using MLNetDeep.Optimizers;
 using MLNetDeep.Scoring;
-using MLNetDeep.Trainers;
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNetDeep.Models.Cnn;
 
 namespace MLNetDeep.Benchmarks;
 

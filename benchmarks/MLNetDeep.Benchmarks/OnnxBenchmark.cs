@@ -7,7 +7,6 @@ using MLNetDeep.Datasets;
 using MLNetDeep.Models.Cnn;
 using MLNetDeep.Onnx;
 using MLNetDeep.Scoring;
-using MLNetDeep.Trainers;
 
 namespace MLNetDeep.Benchmarks;
 

@@ -3,8 +3,8 @@ using Microsoft.ML;
 using MLNetDeep.Datasets;
 using MLNetDeep.Optimizers;
 using MLNetDeep.Schedules;
-using MLNetDeep.Trainers;
 using MLNetDeep.Training;
+using MLNetDeep.Models.Cnn;
 
 namespace MLNetDeep.Benchmarks;
 

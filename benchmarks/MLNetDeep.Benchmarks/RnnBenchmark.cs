@@ -6,7 +6,6 @@ using MLNetDeep.Models;
 using MLNetDeep.Models.Sequence;
 using MLNetDeep.Optimizers;
 using MLNetDeep.Scoring;
-using MLNetDeep.Trainers;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -49,7 +48,7 @@ public sealed class RnnBenchmark : IBenchmark
             {
                 Input = new NumericSequence(Features),
                 Cell = RecurrentCell.Lstm, HiddenSize = Hidden, Layers = Layers,
-                GradientClipNorm = clip,
+                Regularization = new() { GradientClipNorm = clip },
                 Epochs = epochs, BatchSize = batch, Seed = seed, ScoringBatchSize = scoringBatch,
                 Optimizer = new Adam { LearningRate = 1e-3 },
                 LearningRateSchedule = cosine ? new MLNetDeep.Schedules.CosineDecay { DecaySteps = (long)Math.Ceiling(trainRows / (double)batch) * epochs } : null,

@@ -3,7 +3,6 @@ using Microsoft.ML;
 using MLNetDeep.Datasets;
 using MLNetDeep.Models.Cnn;
 using MLNetDeep.Sweeps;
-using MLNetDeep.Trainers;
 
 namespace MLNetDeep.Benchmarks;
 

@@ -8,7 +8,6 @@ using MLNetDeep.Datasets;
 using MLNetDeep.Models.Cnn;
 using MLNetDeep.Optimizers;
 using MLNetDeep.Scoring;
-using MLNetDeep.Trainers;
 
 int trainRows = Arg("--train", 60000), epochs = Arg("--epochs", 3);
 string outPath = ArgS("--out", "fashion-mnist-cnn.mlnd");

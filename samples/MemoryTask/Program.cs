@@ -9,7 +9,6 @@ using MLNetDeep.Datasets;
 using MLNetDeep.Models.Sequence;
 using MLNetDeep.Optimizers;
 using MLNetDeep.Plotting;
-using MLNetDeep.Trainers;
 using MLNetDeep.Training;
 
 int steps = Arg("--steps", 50), trainRows = Arg("--train", 2000), epochs = Arg("--epochs", 10);

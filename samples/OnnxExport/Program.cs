@@ -11,7 +11,6 @@ using MLNetDeep.Datasets;
 using MLNetDeep.Models.Cnn;
 using MLNetDeep.Onnx;
 using MLNetDeep.Scoring;
-using MLNetDeep.Trainers;
 
 int trainRows = Arg("--train", 10000), epochs = Arg("--epochs", 1);
 string onnxPath = ArgS("--out", "fashion-mnist-cnn.onnx");

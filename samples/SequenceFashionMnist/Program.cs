@@ -9,7 +9,6 @@ using MLNetDeep.Datasets;
 using MLNetDeep.Models.Sequence;
 using MLNetDeep.Optimizers;
 using MLNetDeep.Scoring;
-using MLNetDeep.Trainers;
 
 int trainRows = Arg("--train", 60000), epochs = Arg("--epochs", 2), hidden = Arg("--hidden", 128), layers = Arg("--layers", 1);
 var cell = ArgS("--cell", "lstm") switch { "gru" => RecurrentCell.Gru, "rnn" => RecurrentCell.Rnn, _ => RecurrentCell.Lstm };

@@ -14,7 +14,6 @@ using MLNetDeep.Datasets;
 using MLNetDeep.Models.Cnn;
 using MLNetDeep.Optimizers;
 using MLNetDeep.Sweeps;
-using MLNetDeep.Trainers;
 
 string mode = args.Length > 0 ? args[0] : "default";
 var ml = new MLContext(seed: 1);

@@ -10,7 +10,6 @@ using Microsoft.ML.Data;
 using MLNetDeep.Models.Sequence;
 using MLNetDeep.Optimizers;
 using MLNetDeep.Scoring;
-using MLNetDeep.Trainers;
 
 int trainRows = Arg("--train", 4000), epochs = Arg("--epochs", 8);
 string outPath = ArgS("--out", "review-tagger.mlnd");

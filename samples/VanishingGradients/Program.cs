@@ -11,7 +11,6 @@ using MLNetDeep.Models;
 using MLNetDeep.Models.Cnn;
 using MLNetDeep.Optimizers;
 using MLNetDeep.Plotting;
-using MLNetDeep.Trainers;
 using MLNetDeep.Training;
 
 int trainRows = Arg("--train", 5000), epochs = Arg("--epochs", 5), depth = Arg("--depth", 10), width = Arg("--width", 64);

@@ -3,6 +3,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
 using MLNetDeep.Scoring;
 using MLNetDeep.Training;
+using MLNetDeep.Tasks;
 
 namespace MLNetDeep.Onnx;
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using MLNetDeep.Persistence;
 using ScottPlot;
 
 namespace MLNetDeep.Sweeps;

@@ -14,8 +14,24 @@ namespace MLNetDeep.Data;
 [JsonDerivedType(typeof(TokenSequenceLayout), "token_sequence")]
 public abstract class FeatureLayout
 {
-    /// <summary>Throws a clear error if a column of this type cannot feed the network.</summary>
+    /// <summary>Throws a clear error if a column of this type cannot feed the network. Changes nothing.</summary>
     public abstract void ValidateColumn(string columnName, DataViewType type);
+
+    /// <summary>
+    /// Checks the training column and returns the layout the model is trained and saved with: this one, or a copy that
+    /// records what the column tells (e.g. a token column's vocabulary size). Never changes this layout.
+    /// </summary>
+    public virtual FeatureLayout ForTrainingColumn(string columnName, DataViewType type)
+    {
+        ValidateColumn(columnName, type);
+        return this;
+    }
+
+    /// <summary>
+    /// The per-row tensor shape when every row of a column of <paramref name="type"/> has the same shape under this
+    /// layout (the data set is then kept as one dense tensor and batched by index); null when rows vary.
+    /// </summary>
+    public virtual long[]? DenseRowShape(DataViewType type) => IsFixedSize ? BatchShape(1).Skip(1).ToArray() : null;
 
     /// <summary>Throws a clear error if one row's values cannot feed the network.</summary>
     public abstract void ValidateRow(string columnName, long row, ReadOnlySpan<float> values);

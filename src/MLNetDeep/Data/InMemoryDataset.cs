@@ -2,17 +2,42 @@ using Microsoft.ML;
 using MLNetDeep.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNetDeep.Tasks;
 
 namespace MLNetDeep.Data;
 
 /// <summary>One mini-batch on the training device.</summary>
 internal readonly record struct Batch(Tensor Features, Tensor? Lengths, Tensor Labels, Tensor? Weights, long Count);
 
+/// <summary>How one run cuts its training rows into batches: size, and a per-epoch seeded shuffle.</summary>
+internal sealed record BatchPlan(long BatchSize, bool Shuffle, int Seed)
+{
+    /// <summary>The shuffle of one epoch comes from (seed, epoch) alone, so a resumed run shuffles as an uninterrupted one.</summary>
+    public Random EpochRandom(int epoch) => new(unchecked(Seed * 1_000_003 + epoch));
+}
+
+/// <summary>The rows a training run reads: the training set each epoch, the validation set after it.</summary>
+internal interface ITrainingData : IDisposable
+{
+    /// <summary>Rows.</summary>
+    long Count { get; }
+    /// <summary>The task spec derived from the training labels (classes, label scaling).</summary>
+    HeadSpec Spec { get; }
+    /// <summary>One label per row, or (per-step heads) every row's step labels laid end to end.</summary>
+    float[] RawLabels { get; }
+    /// <summary>Feature values in the longest row.</summary>
+    long LongestRow { get; }
+    /// <summary>Batches of one training epoch (1-based), shuffled as the plan says.</summary>
+    IEnumerable<Batch> Epoch(int epoch, BatchPlan plan);
+    /// <summary>Every row in order, in batches of at most <paramref name="chunk"/> rows.</summary>
+    IEnumerable<Batch> InOrder(long chunk);
+}
+
 /// <summary>
 /// A data set read once from an IDataView with a cursor and kept as tensors, so every epoch batches by
 /// index_select (one copy per batch, no per-element work). Labels are read and checked on the way in.
 /// </summary>
-internal sealed class InMemoryDataset : IDisposable
+internal sealed class InMemoryDataset : ITrainingData
 {
     private readonly FeatureLayout _layout;
     private readonly Tensor? _dense;          // [N, ...shape] for fixed-size layouts
@@ -40,7 +65,7 @@ internal sealed class InMemoryDataset : IDisposable
 
     /// <summary>Reads features, labels and weights, checking every value.</summary>
     public static InMemoryDataset Load(IDataView data, string role, FeatureLayout layout, string featureColumn,
-        TaskHead head, string labelColumn, string? weightColumn, HeadSpec? spec, string[] classNames, Device device)
+        TaskHead head, string labelColumn, string? weightColumn, HeadSpec? spec, string[] classNames, Device device, OutputColumnNames? columns = null)
     {
         var schema = data.Schema;
         var featureCol = schema[featureColumn];
@@ -52,10 +77,12 @@ internal sealed class InMemoryDataset : IDisposable
         // Fixed-size rows with a known row count go straight into one CPU tensor (no managed copy of the whole set);
         // otherwise rows are gathered in a managed buffer first, which also gives the clear error for a set larger
         // than one span can address.
-        long rowSize = layout.IsFixedSize ? layout.BatchShape(1).Skip(1).Aggregate(1L, (a, b) => a * b) : 0;
+        var rowShape = layout.DenseRowShape(featureCol.Type);
+        long[] DenseShape(long rows) => new[] { rows }.Concat(rowShape!).ToArray();
+        long rowSize = rowShape?.Aggregate(1L, (a, b) => a * b) ?? 0;
         long knownRows = data.GetRowCount() ?? 0;
         Tensor? direct = rowSize > 0 && knownRows > 0 && knownRows * rowSize <= Array.MaxLength
-            ? empty(layout.BatchShape(knownRows), ScalarType.Float32) : null;
+            ? empty(DenseShape(knownRows), ScalarType.Float32) : null;
         var directMemory = direct is null ? Span<float>.Empty : NativeBuffers.Floats(direct);
         var values = new GrowableFloats(direct is null && knownRows > 0 ? knownRows * Math.Max(1, rowSize > 0 ? rowSize : 16) : 1 << 16);
         var offsets = new List<long> { 0 };
@@ -124,14 +151,14 @@ internal sealed class InMemoryDataset : IDisposable
             throw new InvalidDataException($"Example-weight column '{weightColumn}' sums to 0 over the {role} data; at least one weight must be > 0.");
 
         var rawLabels = labels.ToArray();
-        spec ??= head.Prepare(labelColumn, classNames, rawLabels);
+        spec ??= head.Prepare(labelColumn, classNames, rawLabels).WithColumns(columns ?? new OutputColumnNames());
         var labelOffsetArray = labelOffsets?.ToArray();
         var labelTensor = (labelOffsetArray is null ? head.LabelTensor(spec, rawLabels) : head.StepLabelTensor(spec, rawLabels, labelOffsetArray)).to(device);
         var weightTensor = weights is null ? null : tensor(weights.ToArray()).to(device);
         long count = offsets.Count - 1;
-        if (layout.IsFixedSize)
+        if (rowShape is not null)
         {
-            var gathered = direct is null ? NativeBuffers.FromSpan(values.AsSpan(), layout.BatchShape(count))
+            var gathered = direct is null ? NativeBuffers.FromSpan(values.AsSpan(), DenseShape(count))
                 : count == knownRows ? direct : direct.narrow(0, 0, count);
             var dense = gathered.to(device);
             if (!ReferenceEquals(dense, gathered)) gathered.Dispose();
@@ -139,6 +166,25 @@ internal sealed class InMemoryDataset : IDisposable
             return new InMemoryDataset(layout, dense, null, null, rawLabels, labelTensor, weightTensor, count, spec, labelOffsetArray);
         }
         return new InMemoryDataset(layout, null, values.AsSpan().ToArray(), offsets.ToArray(), rawLabels, labelTensor, weightTensor, count, spec, labelOffsetArray);
+    }
+
+    /// <summary>Batches of one epoch. The caller opens a dispose scope around each MoveNext and the batch's use; the epoch's permutation lives outside them.</summary>
+    public IEnumerable<Batch> Epoch(int epoch, BatchPlan plan)
+    {
+        long n = Count, batchSize = Math.Min(plan.BatchSize, n);
+        using var perm = plan.Shuffle ? tensor(Permutation(n, plan.EpochRandom(epoch))).DetachFromDisposeScope() : null;
+        for (long start = 0; start < n; start += batchSize)
+        {
+            long len = Math.Min(batchSize, n - start);
+            yield return GetBatch(perm?.narrow(0, start, len), start, len);
+        }
+    }
+
+    /// <inheritdoc />
+    public IEnumerable<Batch> InOrder(long chunk)
+    {
+        for (long start = 0; start < Count; start += chunk)
+            yield return GetBatch(null, start, Math.Min(chunk, Count - start));
     }
 
     /// <summary>The batch of the given row indices (null = all rows in order).</summary>

@@ -129,16 +129,15 @@ public sealed class NumericSequenceLayout : SequenceLayout
     [JsonIgnore] public override int ValuesPerStep => FeaturesPerStep;
 
     /// <summary>
-    /// Steps per row when the last column checked is a known-size vector that needs no truncation: the data set is
-    /// then kept as one dense [N, T, F] tensor and batched by index (no per-batch copies, no packing).
+    /// [T, F] for a known-size column of T whole steps that needs no truncation: the data set is then kept as one dense
+    /// [N, T, F] tensor and batched by index (no per-batch copies, no packing). Null for variable-size columns.
     /// </summary>
-    [JsonIgnore] internal int? FixedSteps { get; private set; }
-
-    /// <inheritdoc />
-    [JsonIgnore] public override bool IsFixedSize => FixedSteps is not null;
-
-    /// <inheritdoc />
-    public override long[] BatchShape(long rows) => FixedSteps is int t ? new[] { rows, t, FeaturesPerStep } : base.BatchShape(rows);
+    public override long[]? DenseRowShape(DataViewType type)
+    {
+        if (type is not VectorDataViewType { IsKnownSize: true } vt || vt.Size % FeaturesPerStep != 0) return null;
+        int steps = vt.Size / FeaturesPerStep;
+        return steps > 0 && (MaxLength is null || steps <= MaxLength) ? new long[] { steps, FeaturesPerStep } : null;
+    }
 
     /// <inheritdoc />
     public override void ValidateColumn(string columnName, DataViewType type)
@@ -155,8 +154,6 @@ public sealed class NumericSequenceLayout : SequenceLayout
                 $"Feature column '{columnName}' has {vt.Size} values per row, which is not a multiple of FeaturesPerStep={FeaturesPerStep} " +
                 $"({vt.Size} / {FeaturesPerStep} leaves {vt.Size % FeaturesPerStep}). Set FeaturesPerStep to the number of values in one step " +
                 "(the column must hold steps x FeaturesPerStep values, step by step).", columnName);
-        int steps = vt.IsKnownSize ? vt.Size / FeaturesPerStep : 0;
-        FixedSteps = steps > 0 && (MaxLength is null || steps <= MaxLength) ? steps : null;
     }
 
     /// <inheritdoc />
@@ -200,10 +197,10 @@ public sealed class TokenSequenceLayout : SequenceLayout
     /// Largest token id (a key column's key count). Null = taken from the training column's key type when
     /// training starts (required for plain UInt32 columns). Ids above it are refused.
     /// </summary>
-    public int? VocabularySize { get; set; }
+    public int? VocabularySize { get; init; }
 
     /// <summary>The key count of the column the vocabulary was taken from; scoring columns must have the same count.</summary>
-    public int? KeyCount { get; set; }
+    public int? KeyCount { get; init; }
 
     /// <summary>How id 0 (unknown / missing key) inside a sequence is treated. Default <see cref="UnknownTokenHandling.ZeroVector"/>.</summary>
     public UnknownTokenHandling UnknownTokens { get; init; } = UnknownTokenHandling.ZeroVector;
@@ -233,13 +230,8 @@ public sealed class TokenSequenceLayout : SequenceLayout
                     $"Feature column '{columnName}' is a key type with {key.Count} values; token ids need a known count of at most {1 << 24}. " +
                     "Use MapValueToKey (it gives a known count) and cap the vocabulary with maximumNumberOfKeys.", columnName);
             int count = (int)key.Count;
-            if (VocabularySize is null)
-            {
-                // The training column fixes the vocabulary; it is saved with the model.
-                VocabularySize = count;
-                KeyCount = count;
-            }
-            else if (KeyCount is int trained && trained != count)
+            if (VocabularySize is null) return; // the training column fixes the vocabulary (ForTrainingColumn)
+            if (KeyCount is int trained && trained != count)
                 throw new ArgumentException(
                     $"Feature column '{columnName}' has {count} token keys, but the model was trained on a vocabulary of {trained} keys, so the ids " +
                     "would mean different words. Apply the same fitted MapValueToKey transformer (the one used in training) to this data " +
@@ -254,6 +246,18 @@ public sealed class TokenSequenceLayout : SequenceLayout
                 $"Feature column '{columnName}' holds UInt32 token ids without a key type, so the vocabulary size is unknown. " +
                 "Set TokenSequence.VocabularySize to the largest id (id 0 is reserved for padding/unknown), or convert the ids to a key type " +
                 "with MapValueToKey.", columnName);
+    }
+
+    /// <summary>A key column with no vocabulary size set gives the layout one: its key count (saved with the model).</summary>
+    public override FeatureLayout ForTrainingColumn(string columnName, DataViewType type)
+    {
+        ValidateColumn(columnName, type);
+        if (VocabularySize is not null || FeatureColumnReader.ItemType(type) is not KeyDataViewType key) return this;
+        return new TokenSequenceLayout
+        {
+            MaxLength = MaxLength, Truncation = Truncation, UnknownTokens = UnknownTokens,
+            VocabularySize = (int)key.Count, KeyCount = (int)key.Count,
+        };
     }
 
     /// <inheritdoc />

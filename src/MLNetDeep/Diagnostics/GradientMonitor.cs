@@ -1,4 +1,5 @@
 using System.Globalization;
+using MLNetDeep.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -6,16 +7,18 @@ using static TorchSharp.torch;
 namespace MLNetDeep.Diagnostics;
 
 /// <summary>
-/// Collects <see cref="DiagnosticsOptions"/> figures during one training run. Per-step figures are accumulated
-/// in device tensors and read once per epoch, so sampling every batch costs no extra host synchronisation.
+/// Collects <see cref="DiagnosticsOptions"/> figures during one training run, as a component of the loop: gradient
+/// norms after backward, update ratios after the step, activation statistics through forward hooks, one
+/// <see cref="EpochDiagnostics"/> per epoch into the history. Per-step figures are accumulated in device tensors and
+/// read once per epoch, so sampling every batch costs no extra host synchronisation.
 /// </summary>
-internal sealed class GradientMonitor : IDisposable
+internal sealed class GradientMonitor : TrainingCallback, IDisposable
 {
     private readonly DiagnosticsOptions _o;
     private readonly List<(string Name, Parameter P)> _weights;
     private readonly List<(string Name, string Kind, nn.Module<Tensor, Tensor> Module)> _acts = new();
     private readonly List<Action> _hooks = new(); // hook removers
-    private readonly Action<string>? _warn;
+    private Action<string>? _warn;
     private readonly HashSet<string> _warnedKinds = new();
 
     private Tensor? _gradSum, _gradMax, _ratioSum; // [layers]
@@ -24,7 +27,7 @@ internal sealed class GradientMonitor : IDisposable
     private List<Tensor>? _before;
     private bool _sampling;
 
-    public GradientMonitor(nn.Module network, DiagnosticsOptions options, Action<string>? warn)
+    public GradientMonitor(nn.Module network, DiagnosticsOptions options, Action<string>? warn = null)
     {
         _o = options;
         _warn = warn;
@@ -42,6 +45,12 @@ internal sealed class GradientMonitor : IDisposable
             _hooks.Add(remover.remove);
         }
     }
+
+    public override void OnTrainBegin(TrainingContext context) => _warn ??= context.Warn;
+    public override void OnBatchBegin(TrainingContext context, int batch) => BeginStep(context.GlobalStep);
+    public override void OnGradientsComputed(TrainingContext context) => OnGradients();
+    public override void OnAfterStep(TrainingContext context) => AfterStep();
+    public override void OnEpochEnd(TrainingContext context, EpochSummary summary) => context.History.Diagnostics.Add(EndEpoch(summary.Epoch));
 
     /// <summary>Whether the step with this global index is measured; arms the activation hooks for its forward pass.</summary>
     public void BeginStep(long globalStep) => _sampling = globalStep % _o.SampleEveryBatches == 0;

@@ -41,12 +41,27 @@ internal static class MLNetBridge
         return (IHostEnvironment)(EnvironmentProperty.GetValue(owner) ?? throw Broken("TrainCatalogBase.Environment (null)"));
     }
 
+    /// <summary>
+    /// The seed the MLContext was created with (<c>new MLContext(seed: 1)</c>), or null when it has none. ML.NET keeps it on
+    /// an internal interface of the environment (IHostEnvironmentInternal.Seed).
+    /// </summary>
+    public static int? GetSeed(IHostEnvironment env)
+    {
+        var property = SeedProperty(env.GetType()) ?? throw Broken("IHostEnvironmentInternal.Seed");
+        return (int?)property.GetValue(env);
+    }
+
+    private static PropertyInfo? SeedProperty(Type environment) =>
+        environment.GetInterfaces().Where(i => i.Name == "IHostEnvironmentInternal")
+            .Select(i => i.GetProperty("Seed", BindingFlags.Instance | BindingFlags.Public)).FirstOrDefault(p => p?.PropertyType == typeof(int?));
+
     /// <summary>Throws if any member this file relies on is missing from the loaded ML.NET.</summary>
     public static void SelfCheck()
     {
         if (ColumnCtor is null) throw Broken("SchemaShape.Column..ctor");
         if (OwnerProperty is null) throw Broken("TrainCatalogBase.CatalogInstantiatorBase.Owner");
         if (EnvironmentProperty is null) throw Broken("TrainCatalogBase.Environment");
+        if (SeedProperty(typeof(MLContext)) is null) throw Broken("IHostEnvironmentInternal.Seed");
     }
 
     private static InvalidOperationException Broken(string member) => new(

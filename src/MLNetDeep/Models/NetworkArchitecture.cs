@@ -15,6 +15,7 @@ namespace MLNetDeep.Models;
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "family")]
 [JsonDerivedType(typeof(CnnArchitecture), "cnn")]
 [JsonDerivedType(typeof(Sequence.SequenceArchitecture), "sequence")]
+[JsonDerivedType(typeof(Seq2Seq.Seq2SeqArchitecture), "seq2seq")]
 public abstract class NetworkArchitecture
 {
     /// <summary>How rows' feature vectors become network inputs.</summary>
@@ -25,6 +26,17 @@ public abstract class NetworkArchitecture
 
     /// <summary>Builds the network with freshly initialised weights (the caller seeds torch first).</summary>
     public abstract DeepNetwork Build(int outputSize, Initializer? initializer);
+
+    /// <summary>
+    /// Checks the training feature column against the input layout and returns the architecture the model is trained
+    /// and saved with: this one, or a copy whose layout records what the column tells (e.g. a vocabulary size).
+    /// Never changes this object.
+    /// </summary>
+    public virtual NetworkArchitecture ForTrainingColumn(string columnName, Microsoft.ML.Data.DataViewType type)
+    {
+        Layout.ValidateColumn(columnName, type);
+        return this;
+    }
 }
 
 /// <summary>

@@ -5,6 +5,7 @@ using MLNetDeep.Scoring;
 using MLNetDeep.Training;
 using static MLNetDeep.Onnx.OnnxGraphBuilder;
 using static TorchSharp.torch;
+using MLNetDeep.Tasks;
 
 namespace MLNetDeep.Onnx;
 
@@ -40,26 +41,7 @@ internal static class OnnxExporter
         => ProtoWriter.Serialize(Build(model, options ?? new OnnxExportOptions(), form, rowValues));
 
     /// <summary>Writes to a file through a temporary file renamed into place.</summary>
-    public static void WriteAtomic(string path, byte[] bytes)
-    {
-        var full = Path.GetFullPath(path);
-        var dir = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(dir);
-        var temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
-            {
-                fs.Write(bytes);
-                fs.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
-    }
+    public static void WriteAtomic(string path, byte[] bytes) => AtomicFile.WriteAllBytes(path, bytes);
 
     public static ModelProto Build(DeepTransformer model, OnnxExportOptions options, OnnxGraphForm form, int? rowValues = null)
     {

@@ -1,3 +1,4 @@
+using MLNetDeep.Tasks;
 namespace MLNetDeep.Onnx;
 
 /// <summary>
@@ -26,7 +27,7 @@ public static class OnnxNames
     /// <summary>Padded single-row graph: the row's real number of values (int32 [1]).</summary>
     internal const string ValueCount = "__MLNetDeep_ValueCount";
 
-    /// <summary>Metadata key: the task, a <see cref="Training.PredictionKind"/> name.</summary>
+    /// <summary>Metadata key: the task, a <see cref="Tasks.PredictionKind"/> name.</summary>
     public const string PredictionKindKey = "MLNetDeep.PredictionKind";
     /// <summary>Metadata key: class names in score order, a JSON array of strings (multiclass; ["False","True"] for binary).</summary>
     public const string ClassNamesKey = "MLNetDeep.ClassNames";

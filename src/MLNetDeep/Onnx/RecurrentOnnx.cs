@@ -66,29 +66,8 @@ internal static class RecurrentOnnx
         string x = input, lastState = "";
         for (int l = 0; l < layers; l++)
         {
-            using var scope = NewDisposeScope();
-            Tensor Stacked(string kind)
-            {
-                var perDirection = new List<Tensor>();
-                for (int d = 0; d < dirs; d++)
-                {
-                    string name = $"{kind}_l{l}{(d == 1 ? "_reverse" : "")}";
-                    if (!parameters.TryGetValue(name, out var p))
-                        throw new OnnxExportException(layer, $"the recurrent module has no parameter '{name}' (a {cell} layer without biases or projections can't be exported yet).");
-                    perDirection.Add(ToOnnxGateOrder(p.detach().to(ScalarType.Float32).cpu(), cell));
-                }
-                return stack(perDirection.ToArray(), 0);
-            }
-            var w = g.Initializer($"{hint}_l{l}.W", Stacked("weight_ih"));      // [dirs, gates·H, in]
-            var r = g.Initializer($"{hint}_l{l}.R", Stacked("weight_hh"));      // [dirs, gates·H, H]
-            var b = g.Initializer($"{hint}_l{l}.B", cat(new[] { Stacked("bias_ih"), Stacked("bias_hh") }, 1)); // [dirs, 2·gates·H]
-
-            var attrs = new List<Proto.AttributeProto> { Int("hidden_size", hiddenSize), String("direction", bidirectional ? "bidirectional" : "forward") };
-            string op = cell switch { RecurrentCell.Lstm => "LSTM", RecurrentCell.Gru => "GRU", _ => "RNN" };
-            if (cell == RecurrentCell.Gru) attrs.Add(Int("linear_before_reset", 1));
-            if (cell is RecurrentCell.RnnTanh or RecurrentCell.RnnRelu)
-                attrs.Add(Strings("activations", Enumerable.Repeat(cell == RecurrentCell.RnnRelu ? "Relu" : "Tanh", dirs).ToArray()));
-            var inputs = new List<string> { x, w, r, b };
+            var (op, inputs, attrs) = LayerNode(g, parameters, cell, l, dirs, hiddenSize, hint, layer);
+            inputs.Insert(0, x);
             if (sequenceLengths is not null) inputs.Add(sequenceLengths);
             var y = g.Unique($"{hint}_l{l}_Y");
             var yh = g.Unique($"{hint}_l{l}_Y_h");
@@ -102,5 +81,75 @@ internal static class RecurrentOnnx
             lastState = g.Node("Reshape", new[] { ht, g.Int64Constant("shape_0_m1", new long[] { 0, -1 }, 2) }, $"{hint}_l{l}_state");
         }
         return (x, lastState);
+    }
+
+    /// <summary>
+    /// The ONNX operator, its weight inputs (W, R, B as initializers, without X) and attributes for layer
+    /// <paramref name="l"/> of a TorchSharp recurrent module's parameters.
+    /// </summary>
+    private static (string Op, List<string> Inputs, Proto.AttributeProto[] Attributes) LayerNode(OnnxGraphBuilder g,
+        Dictionary<string, Tensor> parameters, RecurrentCell cell, int l, int dirs, int hiddenSize, string hint, string layer)
+    {
+        using var scope = NewDisposeScope();
+        Tensor Stacked(string kind)
+        {
+            var perDirection = new List<Tensor>();
+            for (int d = 0; d < dirs; d++)
+            {
+                string name = $"{kind}_l{l}{(d == 1 ? "_reverse" : "")}";
+                if (!parameters.TryGetValue(name, out var p))
+                    throw new OnnxExportException(layer, $"the recurrent module has no parameter '{name}' (a {cell} layer without biases or projections can't be exported yet).");
+                perDirection.Add(ToOnnxGateOrder(p.detach().to(ScalarType.Float32).cpu(), cell));
+            }
+            return stack(perDirection.ToArray(), 0);
+        }
+        var w = g.Initializer($"{hint}_l{l}.W", Stacked("weight_ih"));      // [dirs, gates·H, in]
+        var r = g.Initializer($"{hint}_l{l}.R", Stacked("weight_hh"));      // [dirs, gates·H, H]
+        var b = g.Initializer($"{hint}_l{l}.B", cat(new[] { Stacked("bias_ih"), Stacked("bias_hh") }, 1)); // [dirs, 2·gates·H]
+
+        var attrs = new List<Proto.AttributeProto> { Int("hidden_size", hiddenSize), String("direction", dirs == 2 ? "bidirectional" : "forward") };
+        string op = cell switch { RecurrentCell.Lstm => "LSTM", RecurrentCell.Gru => "GRU", _ => "RNN" };
+        if (cell == RecurrentCell.Gru) attrs.Add(Int("linear_before_reset", 1));
+        if (cell is RecurrentCell.RnnTanh or RecurrentCell.RnnRelu)
+            attrs.Add(Strings("activations", Enumerable.Repeat(cell == RecurrentCell.RnnRelu ? "Relu" : "Tanh", dirs).ToArray()));
+        return (op, new List<string> { w, r, b }, attrs.ToArray());
+    }
+
+    /// <summary>
+    /// One step of a unidirectional stack with an explicit state (a decoder step): <paramref name="input"/> [N, features],
+    /// <paramref name="h"/> and (LSTM) <paramref name="c"/> [layers, N, H] → the top layer's output [N, H] and the new
+    /// states [layers, N, H].
+    /// </summary>
+    public static (string Output, string H, string? C) EmitStep(OnnxGraphBuilder g, TorchSharp.torch.nn.Module module, RecurrentCell cell,
+        string input, string h, string? c, int hiddenSize, int layers, string hint, string layer)
+    {
+        var parameters = module.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter);
+        var axis0 = g.Int64Constant("axis_0", new long[] { 0 }, 1);
+        var axis1 = g.Int64Constant("axis_1", new long[] { 1 }, 1);
+        string x = g.Node("Unsqueeze", new[] { input, axis0 }, $"{hint}_x_seq");                     // [1, N, F]
+        var hs = new List<string>();
+        var cs = new List<string>();
+        for (int l = 0; l < layers; l++)
+        {
+            var (op, inputs, attrs) = LayerNode(g, parameters, cell, l, 1, hiddenSize, hint, layer);
+            var from = g.Int64Constant($"index_{l}", new long[] { l }, 1);
+            var to = g.Int64Constant($"index_{l + 1}", new long[] { l + 1 }, 1);
+            var hl = g.Node("Slice", new[] { h, from, to, axis0 }, $"{hint}_l{l}_h0");               // [1, N, H]
+            inputs.Insert(0, x);
+            inputs.Add("");                                                                          // no sequence_lens: every row takes the step
+            inputs.Add(hl);
+            if (cell == RecurrentCell.Lstm) inputs.Add(g.Node("Slice", new[] { c!, from, to, axis0 }, $"{hint}_l{l}_c0"));
+            var y = g.Unique($"{hint}_l{l}_Y");
+            var yh = g.Unique($"{hint}_l{l}_Y_h");
+            var outputs = cell == RecurrentCell.Lstm ? new[] { y, yh, g.Unique($"{hint}_l{l}_Y_c") } : new[] { y, yh };
+            g.Node(op, inputs.ToArray(), outputs, attrs);
+            x = g.Node("Squeeze", new[] { y, axis1 }, $"{hint}_l{l}_out");                           // Y [1, 1, N, H] → [1, N, H]
+            hs.Add(yh);
+            if (cell == RecurrentCell.Lstm) cs.Add(outputs[2]);
+        }
+        var top = g.Node("Squeeze", new[] { x, axis0 }, $"{hint}_output");                          // [N, H]
+        var hOut = layers == 1 ? hs[0] : g.Node("Concat", hs.ToArray(), $"{hint}_h", Int("axis", 0));
+        string? cOut = cell != RecurrentCell.Lstm ? null : layers == 1 ? cs[0] : g.Node("Concat", cs.ToArray(), $"{hint}_c", Int("axis", 0));
+        return (top, hOut, cOut);
     }
 }

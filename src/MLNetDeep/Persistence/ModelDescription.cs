@@ -1,5 +1,6 @@
 using MLNetDeep.Models;
 using MLNetDeep.Training;
+using MLNetDeep.Tasks;
 
 namespace MLNetDeep.Persistence;
 

@@ -36,26 +36,8 @@ internal static class ModelFile
         destination.Write(hash);
     }
 
-    public static void WriteAtomic(string path, ModelDescription description, torch.nn.Module network)
-    {
-        var full = Path.GetFullPath(path);
-        var dir = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(dir);
-        var temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
-            {
-                Write(fs, description, network);
-                fs.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
-    }
+    public static void WriteAtomic(string path, ModelDescription description, torch.nn.Module network) =>
+        AtomicFile.Write(path, fs => Write(fs, description, network));
 
     /// <summary>Reads the description and returns it with a loader of the weights into a built network.</summary>
     public static (ModelDescription Description, byte[] Weights) Read(Stream source, string what)

@@ -63,8 +63,17 @@ public sealed class RegularizationOptions
     /// </summary>
     public double? GradientClipNorm { get; init; }
 
-    /// <summary>What to do when the training loss becomes NaN or infinite. Default <see cref="NonFiniteLossAction.Throw"/>.</summary>
+    /// <summary>
+    /// What to do when the training diverges: the loss becomes NaN or infinite, or explodes past <see cref="DivergenceFactor"/>.
+    /// Default <see cref="NonFiniteLossAction.Throw"/>.
+    /// </summary>
     public NonFiniteLossAction OnNonFiniteLoss { get; init; } = NonFiniteLossAction.Throw;
+    /// <summary>
+    /// The run counts as diverged (as for a NaN loss) when the smoothed batch loss exceeds this multiple of the first batch's
+    /// loss (e.g. Adam at a huge rate: a finite loss of 1e14 where the untrained network had 2.3). Default 1e4; null turns the
+    /// check off (NaN and infinity still count).
+    /// </summary>
+    public double? DivergenceFactor { get; init; } = 1e4;
 
     internal bool HasClassWeights => ClassWeights is not null || BalanceClasses;
 
@@ -87,6 +96,7 @@ public sealed class RegularizationOptions
                 if (!(ClassWeights[i] >= 0) || double.IsInfinity(ClassWeights[i]))
                     throw new ArgumentOutOfRangeException(nameof(ClassWeights), ClassWeights[i],
                         $"Regularization.ClassWeights[{i}] must be a finite number >= 0. Received: ClassWeights[{i}]={ClassWeights[i]}");
+        if (DivergenceFactor is double f) Require(f > 1 && Finite(f), nameof(DivergenceFactor), f, "must be a finite number > 1 (e.g. 1e4), or null to check only for NaN and infinity");
         if (!Enum.IsDefined(OnNonFiniteLoss))
             throw new ArgumentOutOfRangeException(nameof(OnNonFiniteLoss), OnNonFiniteLoss, $"Regularization.OnNonFiniteLoss is not a known action. Received: OnNonFiniteLoss={OnNonFiniteLoss}");
     }

@@ -86,6 +86,12 @@ public abstract class LearningRateSchedule
         return new StatelessScheduler(this, initialRate);
     }
 
+    /// <summary>
+    /// The per-run scheduler for a model of <paramref name="task"/> (schedules that watch a validation metric take its
+    /// direction from the task). The trainer calls this one; default: <see cref="CreateScheduler(double)"/>.
+    /// </summary>
+    public virtual ILearningRateScheduler CreateScheduler(double initialRate, Tasks.PredictionKind task) => CreateScheduler(initialRate);
+
     /// <summary>Throws unless the condition holds, naming the option and the value received (Keras style).</summary>
     protected void Require(bool ok, string option, object value, string rule)
     {
@@ -111,4 +117,8 @@ public interface ILearningRateScheduler
     double RateAt(long globalBatch, int epoch);
     /// <summary>Called by the trainer after every epoch (validation figures included), before the next epoch's first rate is asked for.</summary>
     void OnEpochEnd(EpochSummary summary);
+    /// <summary>Writes the scheduler's state for a checkpoint (stateless schedulers write nothing).</summary>
+    void SaveState(BinaryWriter writer) { }
+    /// <summary>Reads back what <see cref="SaveState"/> wrote.</summary>
+    void LoadState(BinaryReader reader) { }
 }

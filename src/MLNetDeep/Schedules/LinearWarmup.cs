@@ -52,6 +52,13 @@ public sealed class LinearWarmup : LearningRateSchedule
         return new Scheduler(this, Schedule.CreateScheduler(initialRate));
     }
 
+    /// <inheritdoc />
+    public override ILearningRateScheduler CreateScheduler(double initialRate, Tasks.PredictionKind task)
+    {
+        Validate();
+        return new Scheduler(this, Schedule.CreateScheduler(initialRate, task));
+    }
+
     private double Warm(double target, long step) => target * (StartFactor + (1 - StartFactor) * step / WarmupSteps);
 
     private sealed class Scheduler : ILearningRateScheduler
@@ -70,5 +77,7 @@ public sealed class LinearWarmup : LearningRateSchedule
         }
 
         public void OnEpochEnd(EpochSummary summary) => _inner.OnEpochEnd(summary);
+        public void SaveState(BinaryWriter writer) => _inner.SaveState(writer);
+        public void LoadState(BinaryReader reader) => _inner.LoadState(reader);
     }
 }

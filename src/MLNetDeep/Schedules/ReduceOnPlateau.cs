@@ -1,17 +1,7 @@
+using MLNetDeep.Tasks;
 using MLNetDeep.Training;
 
 namespace MLNetDeep.Schedules;
-
-/// <summary>Whether a monitored figure should fall or rise.</summary>
-public enum PlateauMode
-{
-    /// <summary>Max for names containing "acc", "auc", "precision", "recall" or "f1"; min otherwise (Keras' rule, extended to our metric names).</summary>
-    Auto,
-    /// <summary>Lower is better (losses, errors).</summary>
-    Min,
-    /// <summary>Higher is better (accuracy).</summary>
-    Max,
-}
 
 /// <summary>
 /// Multiplies the rate by <see cref="Factor"/> when a monitored figure has not improved for <see cref="Patience"/>
@@ -25,18 +15,16 @@ public enum PlateauMode
 /// (below best − MinDelta for Min, above best + MinDelta for Max) records the new best and resets the wait; otherwise,
 /// once the cooldown counter is 0, the wait grows and on reaching Patience the rate becomes max(rate·Factor, MinRate) (if above MinRate),
 /// the cooldown starts and the wait resets.
-/// Monitor names: "val_loss", "loss" (training loss) or "val_" + a validation metric ("val_accuracy", "val_rmse", "val_mae").
+/// The direction of the monitored figure comes from the task: losses and errors should fall, accuracies rise.
 /// </remarks>
 public sealed class ReduceOnPlateau : LearningRateSchedule
 {
-    /// <summary>Figure to watch. Default "val_loss" (needs validation data or a ValidationFraction).</summary>
-    public string Monitor { get; init; } = "val_loss";
+    /// <summary>Figure to watch. Default <see cref="Monitored.ValidationLoss"/> (needs validation data or a ValidationFraction).</summary>
+    public Monitored Monitor { get; init; } = Monitored.ValidationLoss;
     /// <summary>Rate multiplier on a plateau, in (0, 1). Default 0.1.</summary>
     public double Factor { get; init; } = 0.1;
     /// <summary>Epochs without improvement before the rate is reduced. Default 10.</summary>
     public int Patience { get; init; } = 10;
-    /// <summary>Min, Max, or Auto from the monitor's name.</summary>
-    public PlateauMode Mode { get; init; } = PlateauMode.Auto;
     /// <summary>Smallest change that counts as an improvement. Default 1e-4.</summary>
     public double MinDelta { get; init; } = 1e-4;
     /// <summary>Epochs after a reduction during which no further reduction happens. Default 0.</summary>
@@ -44,19 +32,11 @@ public sealed class ReduceOnPlateau : LearningRateSchedule
     /// <summary>The rate never goes below this. Default 0.</summary>
     public double MinRate { get; init; }
 
-    /// <summary>True when higher values of the monitored figure are better.</summary>
-    public bool MaximizesMonitor => Mode switch
-    {
-        PlateauMode.Max => true,
-        PlateauMode.Min => false,
-        _ => new[] { "acc", "auc", "precision", "recall", "f1" }.Any(k => Monitor.Contains(k, StringComparison.OrdinalIgnoreCase)),
-    };
-
     /// <inheritdoc />
     public override void Validate()
     {
-        if (string.IsNullOrWhiteSpace(Monitor))
-            throw new ArgumentException("ReduceOnPlateau.Monitor must name a figure: \"val_loss\", \"loss\" or \"val_<metric>\" (e.g. \"val_accuracy\"). Received: an empty name.", nameof(Monitor));
+        if (Monitor is null)
+            throw new ArgumentNullException(nameof(Monitor), "ReduceOnPlateau.Monitor must be set: Monitored.ValidationLoss, Monitored.TrainingLoss or Monitored.ValidationMetric(\"accuracy\").");
         Require(Factor > 0 && Factor < 1, nameof(Factor), Factor, "must be in (0, 1): it multiplies the rate on a plateau (1.0 or more would not reduce it)");
         Require(Patience >= 0, nameof(Patience), Patience, "must be >= 0");
         Require(Cooldown >= 0, nameof(Cooldown), Cooldown, "must be >= 0");
@@ -67,81 +47,74 @@ public sealed class ReduceOnPlateau : LearningRateSchedule
     /// <summary>Without validation figures the rate is not reduced: the initial rate.</summary>
     public override double GetRate(double initialRate, long step) => initialRate;
 
-    /// <inheritdoc />
+    /// <summary>A scheduler for a run whose task is unknown: fine for loss monitors; a metric monitor needs the task's direction (use the other overload).</summary>
     public override ILearningRateScheduler CreateScheduler(double initialRate)
     {
         Validate();
-        return new Scheduler(this, initialRate);
+        return new Scheduler(this, initialRate, Monitor.Source == MonitorSource.ValidationMetric ? null : false);
+    }
+
+    /// <inheritdoc />
+    public override ILearningRateScheduler CreateScheduler(double initialRate, PredictionKind task)
+    {
+        Validate();
+        return new Scheduler(this, initialRate, Monitor.IsHigherBetter(task));
     }
 
     /// <summary>
-    /// Replays <paramref name="monitored"/> (the figure after epoch 0, 1, …): element i of the result is the rate used
-    /// during epoch i; the last element is the rate the epoch after the last figure would use.
+    /// Replays <paramref name="monitored"/> (the figure after epoch 0, 1, …) for a model of <paramref name="task"/>: element i
+    /// of the result is the rate used during epoch i; the last element is the rate the epoch after the last figure would use.
     /// </summary>
-    public double[] Simulate(double initialRate, IReadOnlyList<double> monitored)
+    public double[] Simulate(double initialRate, IReadOnlyList<double> monitored, PredictionKind task = PredictionKind.MulticlassClassification)
     {
         ArgumentNullException.ThrowIfNull(monitored);
-        var scheduler = (Scheduler)CreateScheduler(initialRate);
+        var scheduler = (Scheduler)CreateScheduler(initialRate, task);
         var rates = new double[monitored.Count + 1];
         for (int e = 0; e < monitored.Count; e++)
         {
             rates[e] = scheduler.RateAt(0, e);
-            scheduler.Observe(monitored[e], e + 1);
+            scheduler.Observe(monitored[e]);
         }
         rates[^1] = scheduler.RateAt(0, monitored.Count);
         return rates;
     }
 
-    /// <summary>The monitored figure of a finished epoch, or null when the epoch has none of that name.</summary>
-    public static double? Lookup(EpochSummary summary, string monitor)
-    {
-        ArgumentNullException.ThrowIfNull(summary);
-        if (monitor == "loss") return summary.TrainLoss;
-        if (monitor == "val_loss") return summary.ValidationLoss;
-        if (monitor.StartsWith("val_", StringComparison.Ordinal) && summary.ValidationMetrics.TryGetValue(monitor[4..], out var v)) return v;
-        return null;
-    }
-
     private sealed class Scheduler : ILearningRateScheduler
     {
         private readonly ReduceOnPlateau _o;
-        private readonly bool _maximize;
+        private readonly bool? _maximize;
         private double _rate, _best;
         private int _wait, _cooldownCounter;
 
-        public Scheduler(ReduceOnPlateau options, double initialRate)
+        public Scheduler(ReduceOnPlateau options, double initialRate, bool? maximize)
         {
             _o = options;
-            _maximize = options.MaximizesMonitor;
+            _maximize = maximize;
             _rate = initialRate;
-            _best = _maximize ? double.NegativeInfinity : double.PositiveInfinity;
+            _best = maximize == true ? double.NegativeInfinity : double.PositiveInfinity;
         }
 
         public double RateAt(long globalBatch, int epoch) => _rate;
 
         public void OnEpochEnd(EpochSummary summary)
         {
-            var value = Lookup(summary, _o.Monitor);
-            if (value is null)
-            {
-                var available = new List<string> { "loss" };
-                if (summary.ValidationLoss is not null) available.Add("val_loss");
-                available.AddRange(summary.ValidationMetrics.Keys.Select(k => "val_" + k));
-                throw new InvalidOperationException(
-                    $"ReduceOnPlateau monitors '{_o.Monitor}', but epoch {summary.Epoch} has no such figure. Available: {string.Join(", ", available)}. " +
-                    "Validation figures need TrainerOptions.ValidationData or ValidationFraction > 0; or set Monitor = \"loss\".");
-            }
-            Observe(value.Value, summary.Epoch);
+            var value = _o.Monitor.Read(summary)
+                ?? throw new InvalidOperationException(
+                    $"ReduceOnPlateau monitors {_o.Monitor}, but epoch {summary.Epoch} has no such figure. " +
+                    "Validation figures need TrainerOptions.ValidationData or ValidationFraction > 0; or set Monitor = Monitored.TrainingLoss.");
+            Observe(value);
         }
 
-        public void Observe(double current, int epoch)
+        public void Observe(double current)
         {
+            bool maximize = _maximize ?? throw new InvalidOperationException(
+                $"ReduceOnPlateau monitors {_o.Monitor}, whose direction depends on the task: create the scheduler with CreateScheduler(initialRate, task).");
             if (_cooldownCounter > 0)
             {
                 _cooldownCounter--;
                 _wait = 0;
             }
-            bool improved = _maximize ? current > _best + _o.MinDelta : current < _best - _o.MinDelta;
+            bool improved = maximize ? current > _best + _o.MinDelta : current < _best - _o.MinDelta;
             if (improved)
             {
                 _best = current;
@@ -157,6 +130,22 @@ public sealed class ReduceOnPlateau : LearningRateSchedule
                     _wait = 0;
                 }
             }
+        }
+
+        public void SaveState(BinaryWriter writer)
+        {
+            writer.Write(_rate);
+            writer.Write(_best);
+            writer.Write(_wait);
+            writer.Write(_cooldownCounter);
+        }
+
+        public void LoadState(BinaryReader reader)
+        {
+            _rate = reader.ReadDouble();
+            _best = reader.ReadDouble();
+            _wait = reader.ReadInt32();
+            _cooldownCounter = reader.ReadInt32();
         }
     }
 }

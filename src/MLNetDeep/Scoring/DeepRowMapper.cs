@@ -59,7 +59,7 @@ internal sealed class DeepRowMapper : IRowToRowMapper
         public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
         {
             if (column.Index < _parent.InputSchema.Count) return _input.GetGetter<TValue>(_parent.InputSchema[column.Index]);
-            var getter = _parent._model.Head.MakeGetter(_parent._model.Spec, column.Name, Current);
+            var getter = _parent._model.OutputGetter(column, Current);
             return getter as ValueGetter<TValue> ?? throw new InvalidOperationException(
                 $"Column '{column.Name}' has type {column.Type}; it can't be read as {typeof(TValue).Name}.");
         }

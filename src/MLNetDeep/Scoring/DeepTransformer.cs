@@ -7,6 +7,7 @@ using MLNetDeep.Runtime;
 using MLNetDeep.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNetDeep.Tasks;
 
 namespace MLNetDeep.Scoring;
 
@@ -83,6 +84,11 @@ public sealed class DeepTransformer : ITransformer, IDisposable
 
     /// <inheritdoc />
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new DeepRowMapper(this, inputSchema);
+
+    /// <summary>A getter of an output column that reads the current row's postprocessed outputs from <paramref name="currentRow"/>.</summary>
+    internal Delegate OutputGetter(DataViewSchema.Column column, Func<ReadOnlyMemory<float>> currentRow) =>
+        _head.MakeGetter(Spec, _head.ColumnNamed(Spec, column.Name) ?? throw new InvalidOperationException($"'{column.Name}' is not an output column of this model."),
+            currentRow);
 
     /// <summary>Output values a row of <paramref name="featureLength"/> feature values scores to (OutputSize, or steps × classes when tagging).</summary>
     internal int RowOutputSize(int featureLength) => _head.RowOutputSize(Spec, _layout, featureLength);

@@ -5,7 +5,6 @@ using MLNetDeep.Models;
 using MLNetDeep.Models.Cnn;
 using MLNetDeep.Optimizers;
 using MLNetDeep.Regularization;
-using MLNetDeep.Trainers;
 using MLNetDeep.Training;
 
 namespace MLNetDeep.Sweeps;

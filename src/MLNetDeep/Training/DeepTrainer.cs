@@ -2,34 +2,29 @@ using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
-using MLNetDeep.Checkpoints;
 using MLNetDeep.Data;
-using MLNetDeep.Diagnostics;
-using MLNetDeep.EarlyStopping;
 using MLNetDeep.MLNetInternals;
 using MLNetDeep.Models;
 using MLNetDeep.Optimizers;
 using MLNetDeep.Persistence;
-using MLNetDeep.Pretraining;
-using MLNetDeep.Regularization;
 using MLNetDeep.Runtime;
-using MLNetDeep.Schedules;
 using MLNetDeep.Scoring;
-using MLNetDeep.Transfer;
+using MLNetDeep.Tasks;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MLNetDeep.Training;
 
 /// <summary>
-/// The training engine behind every MLNetDeep trainer. It owns the loop (epochs, batches, schedule,
-/// validation, progress, callbacks) and leaves small steps to subclasses: the architecture
-/// (<see cref="CreateArchitecture"/>), and overridable train/infer/loss steps.
+/// The estimator behind every MLNetDeep trainer. It does the setup of one <c>Fit</c> — checks the options and columns,
+/// reads the data, builds the network, the optimizer, the loss and the loop's components — and hands the epochs to
+/// <see cref="TrainingLoop"/>. Families give the architecture (<see cref="CreateArchitecture"/>) and, where they need
+/// them, their own training steps. Everything a run changes lives in per-<c>Fit</c> objects, so one estimator can be
+/// fitted from several threads at once and each fit gives the weights a sequential fit with the same seed gives.
 /// </summary>
 public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where TOptions : TrainerOptions
 {
     private readonly IHostEnvironment? _env;
-    private List<TorchSharp.Modules.Parameter>? _clipParameters;
     private protected readonly TaskHead Head;
 
     /// <summary>The user's options (read, never changed).</summary>
@@ -48,17 +43,8 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
     /// <summary>A fresh, validated architecture built from the options (a copy: later edits to the options don't leak in).</summary>
     protected abstract NetworkArchitecture CreateArchitecture();
 
-    /// <summary>Forward pass used in training and validation.</summary>
-    protected virtual Tensor Infer(DeepNetwork network, Tensor features, Tensor? lengths) => network.Forward(features, lengths);
-
-    /// <summary>
-    /// When set, gradients are rescaled after backward (and L2) so their global L2 norm over all trainable
-    /// parameters is at most this value, before the optimizer step. Null (the default) = no clipping.
-    /// </summary>
-    private protected virtual double? GradientClipNorm => null;
-
-    /// <summary>The scalar loss of a batch (task loss, example-weighted).</summary>
-    protected virtual Tensor ComputeLoss(Tensor output, Tensor labels, Tensor? weights) => TaskHead.Reduce(Head.Loss(output, labels), weights);
+    /// <summary>The run's training steps; families override to add their own (e.g. image augmentation). One per <c>Fit</c>.</summary>
+    private protected virtual TrainingSteps CreateSteps(TaskLoss loss) => new(Head, loss, Options.ScoringBatchSize);
 
     /// <summary>Trains on <paramref name="input"/>; validates on <see cref="TrainerOptions.ValidationData"/> or a fraction when set.</summary>
     public DeepTransformer Fit(IDataView input) => Fit(input, Options.ValidationData);
@@ -69,27 +55,21 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
         ArgumentNullException.ThrowIfNull(trainData);
         var total = Stopwatch.StartNew();
         Options.Validate();
-        Options.EarlyStopping?.Validate(validationData is not null || Options.ValidationFraction > 0);
+        bool hasValidation = validationData is not null || Options.ValidationFraction > 0;
+        Options.EarlyStopping?.Validate(Kind, hasValidation);
+        if (Options.LearningRateSchedule is Schedules.ReduceOnPlateau plateau) plateau.Monitor?.Check(Kind, hasValidation, "ReduceOnPlateau.Monitor");
         var arch = CreateArchitecture();
         arch.Validate();
-        var layout = arch.Layout;
         var device = DeviceResolver.Resolve(Options.Device);
 
-        var classNames = CheckColumns(trainData.Schema, layout, "training");
-        if (validationData is not null)
-        {
-            var valNames = CheckColumns(validationData.Schema, layout, "validation");
-            if (Kind is PredictionKind.MulticlassClassification or PredictionKind.SequenceTagging && valNames.Length != classNames.Length)
-                throw new ArgumentException(
-                    $"Validation label column '{Options.LabelColumnName}' has {valNames.Length} classes but the training data has {classNames.Length}. " +
-                    "Fit one MapValueToKey on all data (or the training data) and apply the same transformer to both.", nameof(validationData));
-        }
+        var feature = RequireColumn(trainData.Schema, Options.FeatureColumnName, nameof(TrainerOptions.FeatureColumnName), "training");
+        arch = arch.ForTrainingColumn(feature.Name, feature.Type); // what the training column tells (e.g. vocabulary) is saved with the model
+        var classNames = CheckColumns(trainData.Schema, arch.Layout, "training");
+        if (validationData is not null) CheckValidationColumns(validationData.Schema, arch.Layout, classNames);
 
-        int seed = Options.Seed ?? Random.Shared.Next();
-        var rng = new Random(seed);
-        torch.random.manual_seed(seed);
-
+        int seed = Options.Seed ?? (_env is null ? null : MLNetBridge.GetSeed(_env)) ?? System.Random.Shared.Next();
         using var channel = _env?.Start("MLNetDeep");
+        using var random = new TrainingRandom(seed);
         var warmStart = Options.WarmStartFrom;
         bool replaceOutput = Options.Transfer?.ReplacesOutput == true;
         // A warm start continues with the saved head (classes, label scaling) unless the output layer is replaced.
@@ -99,26 +79,14 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
                 $"WarmStartFrom was trained on {spec0.ClassNames.Length} classes ({string.Join(", ", spec0.ClassNames.Take(10))}) but the label column " +
                 $"'{Options.LabelColumnName}' has {classNames.Length} ({string.Join(", ", classNames.Take(10))}). Map labels with the same MapValueToKey as " +
                 "the saved model, or set Transfer = new TransferOptions { ReplaceOutputLayer = true } to train a new output layer.", nameof(TrainerOptions.WarmStartFrom));
-        var train = InMemoryDataset.Load(trainData, "training", layout, Options.FeatureColumnName, Head,
-            Options.LabelColumnName, Options.ExampleWeightColumnName, spec0, classNames, device);
-        InMemoryDataset? val = null;
+        var (train, val) = LoadData(trainData, validationData, arch.Layout, spec0?.WithColumns(OutputNames()), classNames, device, seed);
         try
         {
-            if (validationData is not null)
-                val = InMemoryDataset.Load(validationData, "validation", layout, Options.FeatureColumnName, Head,
-                    Options.LabelColumnName, Options.ExampleWeightColumnName, train.Spec, classNames, device);
-            else if (Options.ValidationFraction > 0)
-            {
-                var (t, v) = train.Split(Options.ValidationFraction, rng);
-                train.Dispose();
-                (train, val) = (t, v);
-            }
             WarnOnUnscaledFeatures(channel, train);
-
-            var network = CreateNetwork(arch, train.Spec, warmStart);
+            var network = random.Use(() => CreateNetwork(arch, train.Spec, warmStart));
             network.to(device);
             var history = new TrainingHistory { TrainingRows = train.Count, ValidationRows = val?.Count ?? 0 };
-            if (Options.Pretraining is { } pre) Pretrain(network, pre, train, layout, device, history, channel);
+            if (Options.Pretraining is { } pre) random.Use(() => Pretrain(network, pre, train, arch.Layout, device, history, channel));
             DeepTransformer Result()
             {
                 network.eval();
@@ -128,7 +96,7 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
                     Architecture = arch,
                     Head = train.Spec,
                     FeatureColumnName = Options.FeatureColumnName,
-                    FeatureVectorSize = trainData.Schema[Options.FeatureColumnName].Type is Microsoft.ML.Data.VectorDataViewType { IsKnownSize: true } vt ? vt.Size : null,
+                    FeatureVectorSize = feature.Type is VectorDataViewType { IsKnownSize: true } vt ? vt.Size : null,
                     LongestRowValues = Math.Max(train.LongestRow, val?.LongestRow ?? 0),
                     ScoringBatchSize = Options.ScoringBatchSize,
                     History = history,
@@ -137,9 +105,9 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
             }
             try
             {
-                RunEpochs(network, train, val, history, seed, channel);
+                Train(network, train, val, history, seed, random, channel);
             }
-            catch (DivergedSignal d)
+            catch (Divergence.DivergedSignal d)
             {
                 throw new TrainingDivergedException(d.Message, d.HasWeights ? Result() : null, history);
             }
@@ -151,6 +119,86 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
             val?.Dispose();
         }
     }
+
+    /// <summary>The optimizer, the loss, the components and the loop of one run.</summary>
+    private void Train(DeepNetwork network, ITrainingData train, ITrainingData? val, TrainingHistory history, int seed,
+        TrainingRandom random, IChannel? channel)
+    {
+        var groups = CreateParameterGroups(network);
+        var trainable = groups.SelectMany(g => g.Parameters).ToList();
+        var weightSet = network.named_parameters().Where(p => p.parameter.dim() > 1 && p.name.EndsWith("weight")).Select(p => p.parameter.Handle).ToHashSet();
+        var weights = trainable.Where(p => weightSet.Contains(p.Handle)).ToList();
+        using var updater = Options.Optimizer.CreateUpdater(groups);
+        using var loss = TaskLoss.Create(Head, train.Spec, Options.Regularization, train.RawLabels, trainable.FirstOrDefault()?.device ?? CPU);
+        var plan = new BatchPlan(Options.BatchSize, Options.Shuffle, seed);
+        long batchSize = Math.Min(Options.BatchSize, train.Count);
+        var context = new TrainingContext(network, history, Options, Kind, updater, trainable, weights, random, seed,
+            (train.Count + batchSize - 1) / batchSize,
+            channel is null ? null : m => channel.Info(MessageSensitivity.None, m),
+            channel is null ? null : m => channel.Warning(MessageSensitivity.None, m));
+        var components = CreateComponents(network);
+        try
+        {
+            new TrainingLoop(context, network, CreateSteps(loss), plan, components).Run(train, val);
+        }
+        finally
+        {
+            foreach (var c in components) if (c is IDisposable d && !(Options.Callbacks?.Contains(c) ?? false)) d.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The loop's components in call order: the defaults (schedule, regularisation, diagnostics, transfer, divergence guard,
+    /// early stopping, progress), then the user's callbacks, then checkpointing, which saves what all the others hold.
+    /// </summary>
+    private List<TrainingCallback> CreateComponents(DeepNetwork network)
+    {
+        var components = new List<TrainingCallback>
+        {
+            new Schedules.ScheduleCallback(Options.LearningRateSchedule, Options.Optimizer.LearningRate, Kind),
+            new Regularization.RegularizationCallback(Options.Regularization),
+        };
+        if (Options.Diagnostics is { } d) components.Add(new Diagnostics.GradientMonitor(network, d));
+        if (Options.Transfer is { } t) components.Add(new Transfer.TransferCallback(t));
+        components.Add(new Divergence.DivergenceGuard(Options.Regularization));
+        if (Options.EarlyStopping is { } es) components.Add(new EarlyStopping.EarlyStoppingCallback(es, Kind));
+        components.Add(new ProgressCallback(Options.OnEpochEnd));
+        if (Options.Callbacks is { } user) components.AddRange(user);
+        if (Options.Checkpoints is { } ck) components.Add(new Checkpoints.CheckpointCallback(ck, () => components));
+        return components;
+    }
+
+    /// <summary>Reads the training rows (and the validation rows, or a seeded fraction of the training rows).</summary>
+    private (ITrainingData Train, ITrainingData? Validation) LoadData(IDataView trainData, IDataView? validationData, FeatureLayout layout,
+        HeadSpec? spec, string[] classNames, Device device, int seed)
+    {
+        var columns = OutputNames();
+        var train = InMemoryDataset.Load(trainData, "training", layout, Options.FeatureColumnName, Head,
+            Options.LabelColumnName, Options.ExampleWeightColumnName, spec, classNames, device, columns);
+        try
+        {
+            if (validationData is not null)
+                return (train, InMemoryDataset.Load(validationData, "validation", layout, Options.FeatureColumnName, Head,
+                    Options.LabelColumnName, Options.ExampleWeightColumnName, train.Spec, classNames, device, columns));
+            if (Options.ValidationFraction > 0)
+            {
+                var (t, v) = train.Split(Options.ValidationFraction, new Random(seed));
+                train.Dispose();
+                return (t, v);
+            }
+            return (train, null);
+        }
+        catch
+        {
+            train.Dispose();
+            throw;
+        }
+    }
+
+    private OutputColumnNames OutputNames() => new()
+    {
+        Score = Options.ScoreColumnName, PredictedLabel = Options.PredictedLabelColumnName, Probability = Options.ProbabilityColumnName,
+    };
 
     private DeepNetwork CreateNetwork(NetworkArchitecture arch, HeadSpec spec, DeepTransformer? warmStart)
     {
@@ -171,7 +219,7 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
                 nameof(TrainerOptions.WarmStartFrom));
         try
         {
-            if (reinit.Count > 0) TransferLearning.CopyAllBut(warmStart.Network, network, reinit);
+            if (reinit.Count > 0) Transfer.TransferLearning.CopyAllBut(warmStart.Network, network, reinit);
             else warmStart.CopyWeightsTo(network);
         }
         catch (Exception e)
@@ -183,16 +231,16 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
         return network;
     }
 
-    /// <summary>Greedy layer-wise autoencoder pretraining on the training rows and/or the unlabeled rows.</summary>
-    private void Pretrain(DeepNetwork network, PretrainingOptions pre, InMemoryDataset train, FeatureLayout layout, Device device,
+    /// <summary>Greedy layer-wise pretraining on the training rows and/or the unlabeled rows.</summary>
+    private void Pretrain(DeepNetwork network, Pretraining.PretrainingOptions pre, ITrainingData train, FeatureLayout layout, Device device,
         TrainingHistory history, IChannel? channel)
     {
         using var scope = NewDisposeScope();
         var parts = new List<Tensor>();
-        if (pre.IncludeTrainingRows) parts.Add(train.GetBatch(null, 0, train.Count).Features);
-        if (pre.UnlabeledData is { } unlabeled) parts.Add(LayerwisePretrainer.LoadFeatures(unlabeled, layout, Options.FeatureColumnName).to(device));
+        if (pre.IncludeTrainingRows) parts.Add(cat(train.InOrder(train.Count).Select(b => b.Features).ToList(), 0));
+        if (pre.UnlabeledData is { } unlabeled) parts.Add(Pretraining.LayerwisePretrainer.LoadFeatures(unlabeled, layout, Options.FeatureColumnName).to(device));
         var all = parts.Count == 1 ? parts[0] : cat(parts, 0);
-        history.Pretraining.AddRange(LayerwisePretrainer.Run(network, pre, all, pre.BatchSize ?? Options.BatchSize,
+        history.Pretraining.AddRange(Pretraining.LayerwisePretrainer.Run(network, pre, all, pre.BatchSize ?? Options.BatchSize,
             m => channel?.Info(MessageSensitivity.None, m)));
     }
 
@@ -201,232 +249,13 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
     /// when <see cref="TrainerOptions.Transfer"/> sets any; frozen parameters are left out.
     /// </summary>
     private protected virtual IReadOnlyList<ParameterGroup> CreateParameterGroups(DeepNetwork network) =>
-        Options.Transfer is { } t ? TransferLearning.Groups(network, t) : new[] { new ParameterGroup("all", network.parameters().Where(p => p.requires_grad).ToList()) };
+        Options.Transfer is { } t ? Transfer.TransferLearning.Groups(network, t) : new[] { new ParameterGroup("all", network.parameters().Where(p => p.requires_grad).ToList()) };
 
-    /// <summary>Puts the network in training mode before each epoch (frozen blocks stay in eval mode: batch-norm statistics don't move).</summary>
-    protected virtual void SetTrainingMode(DeepNetwork network)
-    {
-        network.train();
-        if (Options.Transfer is { } t) TransferLearning.FrozenToEval(network, t);
-    }
-
-    /// <summary>
-    /// Changes a training batch's features before the forward pass (data augmentation). Never called for
-    /// validation or scoring. Default: unchanged. <paramref name="features"/> is [B, ...layout shape].
-    /// </summary>
-    protected virtual Tensor AugmentFeatures(Tensor features) => features;
-
-    private void RunEpochs(DeepNetwork network, InMemoryDataset train, InMemoryDataset? val, TrainingHistory history, int seed, IChannel? channel)
-    {
-        var groups = CreateParameterGroups(network);
-        var trainable = groups.SelectMany(g => g.Parameters).ToList();
-        _clipParameters = trainable;
-        var weightSet = network.named_parameters().Where(p => p.parameter.dim() > 1 && p.name.EndsWith("weight")).Select(p => p.parameter.Handle).ToHashSet();
-        var weights = trainable.Where(p => weightSet.Contains(p.Handle)).ToList();
-        using var updater = Options.Optimizer.CreateUpdater(groups);
-        using var reg = new Regularizer(Options.Regularization, Kind, trainable, weights, train.RawLabels, train.Spec.ClassNames.Length, trainable.FirstOrDefault()?.device ?? CPU);
-        using var monitor = Options.Diagnostics is null ? null
-            : new GradientMonitor(network, Options.Diagnostics, m => channel?.Warning(MessageSensitivity.None, m));
-        using var stopper = Options.EarlyStopping is null ? null : new EarlyStoppingMonitor(Options.EarlyStopping);
-        using var best = new BestWeightsTracker();
-        double baseRate = Options.Optimizer.LearningRate;
-        var scheduler = (Options.LearningRateSchedule ?? new ConstantSchedule()).CreateScheduler(baseRate);
-        var onNonFinite = Options.Regularization?.OnNonFiniteLoss ?? NonFiniteLossAction.Throw;
-        long n = train.Count;
-        long batchSize = Math.Min(Options.BatchSize, n);
-        long steps = (n + batchSize - 1) / batchSize;
-        var callbacks = Options.Callbacks?.ToList() ?? new List<TrainingCallback>();
-        var context = new TrainingContext(network, history, Options);
-        foreach (var cb in callbacks) cb.OnTrainBegin(context);
-
-        long globalStep = 0;
-        int firstEpoch = 1;
-        var ckpt = Options.Checkpoints;
-        if (ckpt is { Resume: true } && TrainingCheckpoint.Exists(ckpt.Directory))
-        {
-            var info = TrainingCheckpoint.Load(ckpt.Directory, network, updater);
-            TrainingCheckpoint.LoadSnapshots(ckpt.Directory, info, stopper, best);
-            if (info.Seed != Options.Seed)
-                throw new ArgumentException($"The checkpoint in '{ckpt.Directory}' was written with Seed={info.Seed?.ToString() ?? "null"}; this run has Seed={Options.Seed?.ToString() ?? "null"}. " +
-                                            "Use the interrupted run's seed, or another Checkpoints.Directory.", nameof(TrainerOptions.Seed));
-            (firstEpoch, globalStep) = (info.Epoch + 1, info.GlobalStep);
-            history.Epochs.AddRange(info.History.Epochs);
-            history.Diagnostics.AddRange(info.History.Diagnostics);
-            history.StoppedEpoch = info.Epoch;
-            if (info.History.StopReason.Length > 0)
-            {
-                // That run had already stopped (early stopping, a callback): don't train past its stop.
-                history.StopReason = info.History.StopReason;
-                firstEpoch = Options.Epochs + 1;
-            }
-            channel?.Info(MessageSensitivity.None, $"resuming from the checkpoint of epoch {info.Epoch} in '{ckpt.Directory}'");
-        }
-        var epochTimes = new List<double>();
-        string? diverged = null;
-        for (int epoch = firstEpoch; epoch <= Options.Epochs && diverged is null; epoch++)
-        {
-            var sw = Stopwatch.StartNew();
-            context.Epoch = epoch;
-            foreach (var cb in callbacks) cb.OnEpochBegin(context, epoch);
-            SetTrainingMode(network);
-            double lossSum = 0;
-            double rate = baseRate;
-            // Each epoch's shuffle comes from (seed, epoch) alone, so a resumed run shuffles as an uninterrupted one.
-            using (var perm = Options.Shuffle ? tensor(InMemoryDataset.Permutation(n, new Random(unchecked(seed * 1_000_003 + epoch)))) : null)
-            {
-                for (long b = 0; b < steps; b++)
-                {
-                    Options.CancellationToken.ThrowIfCancellationRequested();
-                    using var scope = NewDisposeScope();
-                    rate = scheduler.RateAt(globalStep, epoch - 1);
-                    updater.SetLearningRate(rate);
-                    context.GlobalStep = globalStep;
-                    context.LearningRate = rate;
-                    long start = b * batchSize, len = Math.Min(batchSize, n - start);
-                    var batch = train.GetBatch(perm?.narrow(0, start, len), start, len);
-                    monitor?.BeginStep(globalStep);
-                    double loss = TrainStep(network, updater, batch, reg, monitor, context, callbacks);
-                    if (!double.IsFinite(loss))
-                    {
-                        diverged = $"Training diverged: the loss became {loss} at epoch {epoch}, step {b + 1} of {steps} (learning rate {rate:G4}). " +
-                                   "Likely causes: a learning rate too high for this optimizer, unscaled features (e.g. pixel values 0-255 instead of 0-1), " +
-                                   "or an initialisation that is too large. Lower Optimizer.LearningRate, scale the features, or add gradient clipping " +
-                                   "(Regularization.GradientClipNorm).";
-                        break;
-                    }
-                    lossSum += loss * len;
-                    foreach (var cb in callbacks) cb.OnBatchEnd(context, (int)b, loss);
-                    globalStep++;
-                }
-            }
-            if (diverged is not null) break;
-
-            var (valLoss, metrics) = val is null ? ((double?)null, new Dictionary<string, double>()) : Evaluate(network, val);
-            sw.Stop();
-            epochTimes.Add(sw.Elapsed.TotalSeconds);
-            var summary = new EpochSummary
-            {
-                Epoch = epoch,
-                Epochs = Options.Epochs,
-                TrainLoss = lossSum / n,
-                ValidationLoss = valLoss,
-                ValidationMetrics = metrics,
-                LearningRate = rate,
-                Duration = sw.Elapsed,
-                EstimatedRemaining = TimeSpan.FromSeconds(epochTimes.Average() * (Options.Epochs - epoch)),
-                SamplesPerSecond = n / sw.Elapsed.TotalSeconds,
-            };
-            history.Epochs.Add(summary);
-            history.StoppedEpoch = epoch;
-            if (monitor is not null) history.Diagnostics.Add(monitor.EndEpoch(epoch));
-            best.Offer(network, summary);
-            scheduler.OnEpochEnd(summary); // stateful schedules (ReduceOnPlateau) read the epoch's figures
-            channel?.Info(MessageSensitivity.None, summary.ToString());
-            Options.OnEpochEnd?.Invoke(summary);
-            foreach (var cb in callbacks) cb.OnEpochEnd(context, summary);
-            if (stopper?.OnEpochEnd(network, summary) is string reason && !context.StopTraining)
-            {
-                context.StopTraining = true;
-                context.StopReason = reason;
-            }
-            if (context.StopTraining) history.StopReason = context.StopReason ?? $"stopped by a callback after epoch {epoch}";
-            if (ckpt is not null && (epoch % ckpt.EveryEpochs == 0 || epoch == Options.Epochs || context.StopTraining))
-            {
-                // Snapshots first: info.json, written last, is what marks the checkpoint complete.
-                System.IO.Directory.CreateDirectory(ckpt.Directory);
-                TrainingCheckpoint.SaveSnapshots(ckpt.Directory, stopper, best);
-                TrainingCheckpoint.Save(ckpt.Directory, TrainingCheckpoint.Describe(epoch, globalStep, Options.Seed, history, stopper, best), network, updater);
-            }
-            if (context.StopTraining) break;
-        }
-        history.BestEpoch = stopper?.BestEpoch ?? best.BestEpoch;
-        if (diverged is not null)
-        {
-            // Put back the best weights seen so far (if an epoch finished) before stopping or throwing.
-            history.RestoredEpoch = best.Restore(network);
-            if (onNonFinite == NonFiniteLossAction.Throw || history.RestoredEpoch is null)
-                throw new DivergedSignal(diverged + (history.RestoredEpoch is int r
-                    ? $" The best weights so far (epoch {r}) are in the exception's BestModel."
-                    : " No epoch finished, so there are no weights worth keeping."), history.RestoredEpoch is not null);
-            history.StopReason = diverged + $" Restored the weights of epoch {history.RestoredEpoch} (Regularization.OnNonFiniteLoss = StopAndRestoreBest).";
-            channel?.Warning(MessageSensitivity.None, history.StopReason);
-        }
-        else if (stopper?.RestoreBest(network) is int restored)
-        {
-            history.RestoredEpoch = restored;
-            channel?.Info(MessageSensitivity.None, $"restored the weights of epoch {restored} (best {Options.EarlyStopping!.Monitor})");
-        }
-        if (history.StopReason.Length == 0) history.StopReason = $"completed all {Options.Epochs} epochs";
-        foreach (var cb in callbacks) cb.OnTrainEnd(context);
-        if (Options.Transfer is not null) foreach (var p in network.parameters()) p.requires_grad = true;
-    }
-
-    /// <summary>
-    /// One optimisation step: forward on the (augmented) batch, training loss, backward, diagnostics and callbacks,
-    /// penalty gradients, clipping, optimizer step, post-step constraints. Returns the batch loss; when it is not
-    /// finite, nothing is updated.
-    /// </summary>
-    private double TrainStep(DeepNetwork network, IParameterUpdater updater, Batch batch, Regularizer reg, GradientMonitor? monitor,
-        TrainingContext context, List<TrainingCallback> callbacks)
-    {
-        updater.ZeroGrad();
-        var output = Infer(network, AugmentFeatures(batch.Features), batch.Lengths);
-        var loss = TrainingLoss(output, batch.Labels, batch.Weights, reg);
-        double value = loss.item<float>();
-        if (!double.IsFinite(value)) return value;
-        loss.backward();
-        monitor?.OnGradients();
-        foreach (var cb in callbacks) cb.OnGradientsComputed(context);
-        reg.AddPenaltyGradients();
-        context.GradientNorm = reg.ClipGradients();
-        // The family's default clipping (recurrent nets clip by global norm unless Regularization already does).
-        if (context.GradientNorm is null && GradientClipNorm is double clip) context.GradientNorm = nn.utils.clip_grad_norm_(_clipParameters!, clip);
-        foreach (var cb in callbacks) cb.OnBeforeStep(context);
-        updater.Step();
-        reg.AfterStep(context.LearningRate);
-        monitor?.AfterStep();
-        return value;
-    }
-
-    /// <summary>The training loss: the task loss with label smoothing and class weights when set (validation uses the plain loss).</summary>
-    private Tensor TrainingLoss(Tensor output, Tensor labels, Tensor? weights, Regularizer reg)
-    {
-        var combined = reg.CombineWeights(labels, weights);
-        return reg.SmoothedLoss(output, labels) is Tensor perExample ? TaskHead.Reduce(perExample, combined) : ComputeLoss(output, labels, combined);
-    }
-
-    /// <summary>Validation loss and metrics over a whole data set (eval mode, no gradients).</summary>
-    private (double? Loss, Dictionary<string, double> Metrics) Evaluate(DeepNetwork network, InMemoryDataset data)
-    {
-        network.eval();
-        using var scope = NewDisposeScope();
-        using var _ = no_grad();
-        long chunk = Math.Max(Options.ScoringBatchSize, 512);
-        var outputs = new List<Tensor>();
-        for (long start = 0; start < data.Count; start += chunk)
-        {
-            var batch = data.GetBatch(null, start, Math.Min(chunk, data.Count - start));
-            outputs.Add(Infer(network, batch.Features, batch.Lengths));
-        }
-        var all = data.GetBatch(null, 0, data.Count);
-        var output = CatRows(outputs);
-        double loss = ComputeLoss(output, all.Labels, all.Weights).item<float>();
-        return (loss, Head.Metrics(data.Spec, output, all.Labels));
-    }
-
-    /// <summary>Concatenates per-chunk outputs along rows; per-step outputs [B, T, K] of different T are zero-padded to the longest.</summary>
-    private static Tensor CatRows(List<Tensor> outputs)
-    {
-        if (outputs.Count == 1 || outputs[0].dim() < 3) return cat(outputs, 0);
-        long steps = outputs.Max(o => o.shape[1]);
-        return cat(outputs.Select(o => o.shape[1] == steps ? o : nn.functional.pad(o, new long[] { 0, 0, 0, steps - o.shape[1] })).ToList(), 0);
-    }
-
-    private static void WarnOnUnscaledFeatures(IChannel? channel, InMemoryDataset train)
+    private static void WarnOnUnscaledFeatures(IChannel? channel, ITrainingData train)
     {
         if (channel is null) return;
         using var scope = NewDisposeScope();
-        var batch = train.GetBatch(null, 0, Math.Min(train.Count, 1024));
+        var batch = train.InOrder(1024).First();
         if (!batch.Features.is_floating_point()) return; // token ids, not measurements
         double maxAbs = batch.Features.abs().max().item<float>();
         if (maxAbs > 20)
@@ -450,6 +279,23 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
                                             $"Convert it with mlContext.Transforms.Conversion.ConvertType(\"{w}\", outputKind: DataKind.Single).", w);
         }
         return names;
+    }
+
+    /// <summary>
+    /// The validation columns as the training ones, and for classes the same key mapping: same class names in the same
+    /// order (a label keyed by another MapValueToKey would score every epoch against the wrong classes).
+    /// </summary>
+    private void CheckValidationColumns(DataViewSchema schema, FeatureLayout layout, string[] classNames)
+    {
+        var valNames = CheckColumns(schema, layout, "validation");
+        if (!Head.HasClasses || Kind == PredictionKind.BinaryClassification) return;
+        if (valNames.SequenceEqual(classNames)) return;
+        string Show(string[] names) => string.Join(", ", names.Take(12).Select(n => $"'{n}'")) + (names.Length > 12 ? ", ..." : "");
+        throw new ArgumentException(
+            $"The validation label column '{Options.LabelColumnName}' is keyed differently from the training one: training has {classNames.Length} classes " +
+            $"in key order {Show(classNames)}; validation has {valNames.Length} classes: {Show(valNames)}. Validation figures (and early stopping, " +
+            "reduce-on-plateau and sweeps) would compare against the wrong classes. Fit one MapValueToKey (on all data or the training data) " +
+            "and apply that same fitted transformer to both.", "validationData");
     }
 
     private static DataViewSchema.Column RequireColumn(DataViewSchema schema, string name, string option, string role)
@@ -478,13 +324,13 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
             throw new ArgumentOutOfRangeException(nameof(TrainerOptions.LabelColumnName), Options.LabelColumnName,
                 $"The input has no label column '{Options.LabelColumnName}' (LabelColumnName). Columns present: {string.Join(", ", inputSchema.Select(c => $"'{c.Name}'"))}. " +
                 "Set LabelColumnName or rename the column.");
-        var outputs = Head.OutputShape(label).ToList();
+        var outputs = Head.OutputShape(OutputNames()).ToList();
         var names = outputs.Select(c => c.Name).ToHashSet();
         return new SchemaShape(inputSchema.Where(c => !names.Contains(c.Name)).Concat(outputs));
     }
 }
 
-/// <summary>The loss became NaN or infinite; the message names the epoch, step and likely causes.</summary>
+/// <summary>The loss became NaN or infinite, or exploded; the message names the epoch, step and likely causes.</summary>
 public sealed class TrainingDivergedException : Exception
 {
     internal TrainingDivergedException(string message, DeepTransformer? bestModel = null, TrainingHistory? history = null) : base(message)
@@ -497,11 +343,4 @@ public sealed class TrainingDivergedException : Exception
     public DeepTransformer? BestModel { get; }
     /// <summary>The history up to the divergence.</summary>
     public TrainingHistory? History { get; }
-}
-
-/// <summary>Carries a divergence out of the epoch loop to <c>Fit</c>, which wraps the best model into the public exception.</summary>
-internal sealed class DivergedSignal : Exception
-{
-    public DivergedSignal(string message, bool hasWeights) : base(message) => HasWeights = hasWeights;
-    public bool HasWeights { get; }
 }

@@ -8,6 +8,7 @@ using MLNetDeep.Pretraining;
 using MLNetDeep.Regularization;
 using MLNetDeep.Runtime;
 using MLNetDeep.Schedules;
+using MLNetDeep.Tasks;
 using MLNetDeep.Transfer;
 using MLNetDeep.Scoring;
 using Microsoft.ML;
@@ -36,8 +37,12 @@ public abstract class TrainerOptions
     public int BatchSize { get; set; } = 64;
     /// <summary>Reshuffle the training rows every epoch (seeded). Default true.</summary>
     public bool Shuffle { get; set; } = true;
-    /// <summary>Seed for initialisation, shuffling, dropout and validation splits; same seed, same weights on CPU. Null = nondeterministic.</summary>
-    public int? Seed { get; set; } = 0;
+    /// <summary>
+    /// Seed for initialisation, shuffling, dropout and validation splits; same seed, same weights on CPU, also when fits run
+    /// concurrently. Null (default) = the MLContext's seed (<c>new MLContext(seed: 1)</c>), as ML.NET's trainers do; when the
+    /// MLContext has none either, a random one.
+    /// </summary>
+    public int? Seed { get; set; }
     /// <summary>Where to train and score. Default <see cref="ComputeDevice.Auto"/>.</summary>
     public ComputeDevice Device { get; set; } = ComputeDevice.Auto;
 
@@ -70,9 +75,19 @@ public abstract class TrainerOptions
     /// <summary>Rows per forward pass when scoring with <c>Transform</c>. Default 256.</summary>
     public int ScoringBatchSize { get; set; } = 256;
 
+    /// <summary>Name of the score column the trained model writes. Default "Score".</summary>
+    public string ScoreColumnName { get; set; } = ColumnNames.Score;
+    /// <summary>Name of the predicted-label column the trained model writes. Default "PredictedLabel".</summary>
+    public string PredictedLabelColumnName { get; set; } = ColumnNames.PredictedLabel;
+    /// <summary>Name of the probability column binary models write. Default "Probability".</summary>
+    public string ProbabilityColumnName { get; set; } = ColumnNames.Probability;
+
     /// <summary>Called after every epoch with the same figures as the log line.</summary>
     [JsonIgnore] public Action<EpochSummary>? OnEpochEnd { get; set; }
-    /// <summary>Hooks into the training loop (early stopping, diagnostics, ...).</summary>
+    /// <summary>
+    /// Your components of the training loop. They run after the built-in ones (schedule, regularisation, diagnostics,
+    /// divergence guard, early stopping, progress) and before checkpointing, which saves their state when they have one.
+    /// </summary>
     [JsonIgnore] public IList<TrainingCallback> Callbacks { get; set; } = new List<TrainingCallback>();
     /// <summary>Start from this trained model's weights (same architecture) instead of a fresh initialisation.</summary>
     [JsonIgnore] public DeepTransformer? WarmStartFrom { get; set; }
@@ -86,6 +101,12 @@ public abstract class TrainerOptions
         }
         if (string.IsNullOrWhiteSpace(LabelColumnName)) throw new ArgumentException("LabelColumnName must name a column. Received: an empty name.", nameof(LabelColumnName));
         if (string.IsNullOrWhiteSpace(FeatureColumnName)) throw new ArgumentException("FeatureColumnName must name a column. Received: an empty name.", nameof(FeatureColumnName));
+        var outputs = new[] { (nameof(ScoreColumnName), ScoreColumnName), (nameof(PredictedLabelColumnName), PredictedLabelColumnName), (nameof(ProbabilityColumnName), ProbabilityColumnName) };
+        foreach (var (option, name) in outputs)
+            if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException($"{option} must name a column. Received: an empty name.", option);
+        if (outputs.Select(o => o.Item2).Distinct().Count() < outputs.Length)
+            throw new ArgumentException($"The output column names must differ. Received: ScoreColumnName=\"{ScoreColumnName}\", " +
+                                        $"PredictedLabelColumnName=\"{PredictedLabelColumnName}\", ProbabilityColumnName=\"{ProbabilityColumnName}\".", nameof(ScoreColumnName));
         Require(Epochs > 0, nameof(Epochs), Epochs, "must be > 0 (the number of passes over the training data)");
         Require(BatchSize > 0, nameof(BatchSize), BatchSize, "must be > 0 (1 = per-example SGD, TrainerOptions.FullBatch = full-batch gradient descent)");
         Require(ScoringBatchSize > 0, nameof(ScoringBatchSize), ScoringBatchSize, "must be > 0");

@@ -3,8 +3,9 @@ using MLNetDeep.Augmentation;
 using MLNetDeep.Checkpoints;
 using MLNetDeep.EarlyStopping;
 using MLNetDeep.Tests.Control;
-using MLNetDeep.Trainers;
+using MLNetDeep.Training;
 using Xunit;
+using MLNetDeep.Models.Cnn;
 
 namespace MLNetDeep.Tests.Checkpoints;
 
@@ -21,9 +22,9 @@ public class ResumeTests
         // Dropout and augmentation draw from the torch generator; shuffling from the seed: all must resume exactly.
         var o = ControlKit.Mlp(new[] { 32, 16 }, epochs: 4, dropout: 0.3);
         o.Augmentation = new ImageAugmentation { HorizontalFlipProbability = 0.5, NoiseStd = 0.05 };
-        // Early stopping's counters and best snapshot are checkpointed too. "Best" = highest training loss, i.e.
-        // epoch 1: the weights restored at the end come from a snapshot taken before the interruption.
-        o.EarlyStopping = new EarlyStoppingOptions { Monitor = "loss", Mode = MonitorMode.Max, Patience = 10 };
+        // Early stopping's counters and best snapshot are checkpointed too. MinDelta so large that only epoch 1 counts as
+        // an improvement: the weights restored at the end come from a snapshot taken before the interruption.
+        o.EarlyStopping = new EarlyStoppingOptions { Monitor = Monitored.TrainingLoss, MinDelta = 1e9, Patience = 10 };
         o.Epochs = 6;
         return o;
     }
@@ -40,7 +41,7 @@ public class ResumeTests
         first.CancellationToken = cts.Token;
         first.Callbacks.Add(new ControlKit.Hook { BatchEnd = (c, b, _) => { if (c.Epoch == 3 && b == 4) cts.Cancel(); } });
         Assert.ThrowsAny<OperationCanceledException>(() => ControlKit.Fit(first, Small.Value.Train, Small.Value.Test));
-        Assert.True(File.Exists(Path.Combine(dir, "info.json")));
+        Assert.True(File.Exists(Path.Combine(dir, "latest", "info.json")));
 
         var second = Options();
         second.Checkpoints = new CheckpointOptions { Directory = dir };
@@ -64,7 +65,7 @@ public class ResumeTests
     {
         var dir = Path.Combine(Path.GetTempPath(), "mlnetdeep-ckpt-" + Guid.NewGuid().ToString("N")[..8]);
         var o = ControlKit.Mlp(new[] { 16 }, epochs: 8);
-        o.EarlyStopping = new EarlyStoppingOptions { Monitor = "loss", Mode = MonitorMode.Max, Patience = 1 }; // stops after epoch 2
+        o.EarlyStopping = new EarlyStoppingOptions { Monitor = Monitored.TrainingLoss, MinDelta = 1e9, Patience = 1 }; // stops after epoch 2
         o.Checkpoints = new CheckpointOptions { Directory = dir };
         using var first = ControlKit.Fit(o, Small.Value.Train);
         using var again = ControlKit.Fit(o, Small.Value.Train);

@@ -4,7 +4,6 @@ using MLNetDeep.Models.Cnn;
 using MLNetDeep.Runtime;
 using MLNetDeep.Scoring;
 using MLNetDeep.Tests.Support;
-using MLNetDeep.Trainers;
 using Xunit;
 
 namespace MLNetDeep.Tests.Cnn;

@@ -3,7 +3,6 @@ using Microsoft.ML.Data;
 using MLNetDeep.Models.Cnn;
 using MLNetDeep.Optimizers;
 using MLNetDeep.Tests.Support;
-using MLNetDeep.Trainers;
 using Xunit;
 using Xunit.Abstractions;
 

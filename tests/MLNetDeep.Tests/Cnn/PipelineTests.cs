@@ -4,10 +4,10 @@ using Microsoft.ML.Data;
 using MLNetDeep.Datasets;
 using MLNetDeep.Scoring;
 using MLNetDeep.Tests.Support;
-using MLNetDeep.Trainers;
 using MLNetDeep.Training;
 using TorchSharp;
 using Xunit;
+using MLNetDeep.Models.Cnn;
 
 namespace MLNetDeep.Tests.Cnn;
 

@@ -1,3 +1,4 @@
+using MLNetDeep.Training;
 using Microsoft.ML;
 using MLNetDeep.EarlyStopping;
 using MLNetDeep.Optimizers;
@@ -20,7 +21,7 @@ public class EarlyStoppingTests
     {
         var options = ControlKit.Mlp(new[] { 256 }, epochs: 40);
         options.Optimizer = new Adam { LearningRate = 0.005 }; // overfits 1000 rows within a few epochs
-        options.EarlyStopping = new EarlyStoppingOptions { Monitor = "val_loss", Patience = 3 };
+        options.EarlyStopping = new EarlyStoppingOptions { Monitor = Monitored.ValidationLoss, Patience = 3 };
         using var model = ControlKit.Fit(options, Small.Value.Train, Small.Value.Test);
         var h = model.History;
         foreach (var e in h.Epochs) _out.WriteLine(e.ToString());
@@ -41,7 +42,7 @@ public class EarlyStoppingTests
     public void Monitors_validation_accuracy_upwards_and_can_keep_the_last_weights()
     {
         var options = ControlKit.Mlp(new[] { 64 }, epochs: 6);
-        options.EarlyStopping = new EarlyStoppingOptions { Monitor = "val_accuracy", Patience = 100, RestoreBestWeights = false };
+        options.EarlyStopping = new EarlyStoppingOptions { Monitor = Monitored.ValidationMetric("accuracy"), Patience = 100, RestoreBestWeights = false };
         using var model = ControlKit.Fit(options, Small.Value.Train, Small.Value.Test);
         var h = model.History;
         Assert.Equal(6, h.Epochs.Count);
@@ -58,12 +59,13 @@ public class EarlyStoppingTests
         options.EarlyStopping = new EarlyStoppingOptions { Patience = -1 };
         Assert.Contains("Received: Patience=-1", Assert.ThrowsAny<ArgumentException>(() => ControlKit.Fit(options, Small.Value.Train, Small.Value.Test)).Message);
 
-        options.EarlyStopping = new EarlyStoppingOptions { Monitor = "val_loss" };
+        options.EarlyStopping = new EarlyStoppingOptions { Monitor = Monitored.ValidationLoss };
         var ex = Assert.ThrowsAny<ArgumentException>(() => ControlKit.Fit(options, Small.Value.Train));
         Assert.Contains("needs validation data", ex.Message);
 
-        options.EarlyStopping = new EarlyStoppingOptions { Monitor = "val_f2" };
+        options.EarlyStopping = new EarlyStoppingOptions { Monitor = Monitored.ValidationMetric("f2") };
         ex = Assert.ThrowsAny<ArgumentException>(() => ControlKit.Fit(options, Small.Value.Train, Small.Value.Test));
-        Assert.Contains("Available: \"loss\", \"val_loss\", \"val_accuracy\"", ex.Message);
+        Assert.Contains("reports no validation metric 'f2'", ex.Message);
+        Assert.Contains("Monitored.ValidationMetric(\"accuracy\")", ex.Message);
     }
 }

@@ -1,9 +1,9 @@
 using Microsoft.ML;
 using MLNetDeep.Initializers;
-using MLNetDeep.Trainers;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
+using MLNetDeep.Models.Cnn;
 
 namespace MLNetDeep.Tests.Initializers;
 
@@ -61,7 +61,7 @@ public class ConstantTests
         var ml = new Microsoft.ML.MLContext(1);
         var data = Support.TestData.TrainView(ml, 64);
         var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
-        var trainer = ml.MulticlassClassification.Trainers.Cnn(new Trainers.CnnOptions { ImageShape = new Models.Cnn.ImageShape(1, 28, 28), Epochs = 1, Initializer = new Constant(0.1) });
+        var trainer = ml.MulticlassClassification.Trainers.Cnn(new Models.Cnn.CnnOptions { ImageShape = new Models.Cnn.ImageShape(1, 28, 28), Epochs = 1, Initializer = new Constant(0.1) });
         var e = Assert.Throws<ArgumentException>(() => trainer.Fit(keyed));
         Assert.Contains("symmetry", e.Message);
     }

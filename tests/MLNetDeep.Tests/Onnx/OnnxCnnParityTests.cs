@@ -4,10 +4,10 @@ using MLNetDeep.Activations;
 using MLNetDeep.Models;
 using MLNetDeep.Models.Cnn;
 using MLNetDeep.Onnx;
-using MLNetDeep.Trainers;
 using MLNetDeep.Training;
 using Xunit.Abstractions;
 using static MLNetDeep.Tests.Onnx.OnnxTestSupport;
+using MLNetDeep.Tasks;
 
 namespace MLNetDeep.Tests.Onnx;
 

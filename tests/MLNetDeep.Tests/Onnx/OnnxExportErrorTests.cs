@@ -8,12 +8,12 @@ using MLNetDeep.Onnx;
 using MLNetDeep.Onnx.Proto;
 using MLNetDeep.Persistence;
 using MLNetDeep.Scoring;
-using MLNetDeep.Trainers;
 using MLNetDeep.Training;
 using TorchSharp;
 using Xunit;
 using static MLNetDeep.Tests.Onnx.OnnxTestSupport;
 using static TorchSharp.torch;
+using MLNetDeep.Tasks;
 
 namespace MLNetDeep.Tests.Onnx;
 

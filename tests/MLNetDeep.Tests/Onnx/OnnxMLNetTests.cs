@@ -4,11 +4,11 @@ using Microsoft.ML.OnnxRuntime;
 using MLNetDeep.Models.Cnn;
 using MLNetDeep.Onnx;
 using MLNetDeep.Scoring;
-using MLNetDeep.Trainers;
 using MLNetDeep.Training;
 using Xunit;
 using Xunit.Abstractions;
 using static MLNetDeep.Tests.Onnx.OnnxTestSupport;
+using MLNetDeep.Tasks;
 
 namespace MLNetDeep.Tests.Onnx;
 

@@ -5,12 +5,12 @@ using MLNetDeep.Models.Sequence;
 using MLNetDeep.Onnx;
 using MLNetDeep.Scoring;
 using MLNetDeep.Tests.Support;
-using MLNetDeep.Trainers;
 using MLNetDeep.Training;
 using Xunit;
 using Xunit.Abstractions;
 using static MLNetDeep.Tests.Onnx.OnnxTestSupport;
 using RecurrentCell = MLNetDeep.Models.Sequence.RecurrentCell;
+using MLNetDeep.Tasks;
 
 namespace MLNetDeep.Tests.Onnx;
 

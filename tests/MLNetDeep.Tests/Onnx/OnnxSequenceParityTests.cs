@@ -9,10 +9,10 @@ using MLNetDeep.Onnx;
 using RecurrentCell = MLNetDeep.Models.Sequence.RecurrentCell;
 using MLNetDeep.Scoring;
 using MLNetDeep.Tests.Support;
-using MLNetDeep.Trainers;
 using MLNetDeep.Training;
 using Xunit.Abstractions;
 using static MLNetDeep.Tests.Onnx.OnnxTestSupport;
+using MLNetDeep.Tasks;
 
 namespace MLNetDeep.Tests.Onnx;
 

@@ -6,8 +6,9 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 using MLNetDeep.Datasets;
 using MLNetDeep.Scoring;
 using MLNetDeep.Tests.Support;
-using MLNetDeep.Trainers;
 using MLNetDeep.Training;
+using MLNetDeep.Models.Cnn;
+using MLNetDeep.Tasks;
 
 namespace MLNetDeep.Tests.Onnx;
 

@@ -7,11 +7,12 @@ using MLNetDeep.Models.Cnn;
 using MLNetDeep.Onnx;
 using MLNetDeep.Onnx.Proto;
 using MLNetDeep.Tests.Support;
-using MLNetDeep.Trainers;
 using MLNetDeep.Training;
 using Xunit;
 using Xunit.Abstractions;
 using RecurrentCell = MLNetDeep.Models.Sequence.RecurrentCell;
+using MLNetDeep.Models.Sequence;
+using MLNetDeep.Tasks;
 
 namespace MLNetDeep.Tests.Onnx;
 

@@ -5,7 +5,7 @@ using MLNetDeep.Models.Cnn;
 using MLNetDeep.Onnx;
 using MLNetDeep.OnnxImport;
 using MLNetDeep.Scoring;
-using MLNetDeep.Trainers;
+using MLNetDeep.Tasks;
 using MLNetDeep.Training;
 using Xunit;
 using Xunit.Abstractions;

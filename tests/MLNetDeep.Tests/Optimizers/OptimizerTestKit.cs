@@ -6,7 +6,6 @@ using MLNetDeep.Models.Cnn;
 using MLNetDeep.Optimizers;
 using MLNetDeep.Schedules;
 using MLNetDeep.Tests.Support;
-using MLNetDeep.Trainers;
 using TorchSharp.Modules;
 using Xunit.Abstractions;
 using static TorchSharp.torch;

@@ -1,9 +1,9 @@
 using Xunit;
 using Microsoft.ML;
 using MLNetDeep.Optimizers;
-using MLNetDeep.Trainers;
 using MLNetDeep.Training;
 using Xunit.Abstractions;
+using MLNetDeep.Models.Cnn;
 
 namespace MLNetDeep.Tests.Optimizers;
 
@@ -90,7 +90,7 @@ public class SgdTests
         var ml = new Microsoft.ML.MLContext(1);
         var data = Support.TestData.TrainView(ml, 200);
         var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
-        using var model = ml.MulticlassClassification.Trainers.Cnn(new Trainers.CnnOptions
+        using var model = ml.MulticlassClassification.Trainers.Cnn(new Models.Cnn.CnnOptions
         {
             ImageShape = new Models.Cnn.ImageShape(1, 28, 28),
             Layers = new(),

@@ -5,6 +5,7 @@ using MLNetDeep.Models.Cnn;
 using MLNetDeep.Scoring;
 using MLNetDeep.Tests.Control;
 using Xunit;
+using MLNetDeep.Tasks;
 
 namespace MLNetDeep.Tests.Regularization;
 
@@ -52,7 +53,7 @@ public class BinaryRegularizationTests
         var test = View(MLNetDeep.Tests.Support.TestData.TestImages(500));
         var options = ControlKit.Mlp(new[] { 16 }, epochs: 2);
         options.Regularization = new MLNetDeep.Regularization.RegularizationOptions { LabelSmoothing = 0.1, BalanceClasses = true };
-        using var model = new MLNetDeep.Trainers.CnnTrainer(options, MLNetDeep.Training.PredictionKind.BinaryClassification).Fit(train, test);
+        using var model = new MLNetDeep.Models.Cnn.CnnTrainer(options, MLNetDeep.Tasks.PredictionKind.BinaryClassification).Fit(train, test);
         var metrics = ml.BinaryClassification.EvaluateNonCalibrated(model.Transform(test));
         Assert.True(metrics.Accuracy > 0.9, $"accuracy {metrics.Accuracy}");
         Assert.True(metrics.PositiveRecall > 0.8, $"recall of the rare class {metrics.PositiveRecall}");

@@ -142,7 +142,7 @@ public class RegularizationTests
     [Fact]
     public void Balanced_class_weights_are_inverse_frequencies()
     {
-        var w = Regularizer.ClassWeightsFor(new RegularizationOptions { BalanceClasses = true }, new float[] { 0, 0, 0, 1 }, 2);
+        var w = MLNetDeep.Tasks.TaskLoss.ClassWeightsFor(new RegularizationOptions { BalanceClasses = true }, new float[] { 0, 0, 0, 1 }, 2);
         Assert.Equal(new[] { 4f / 6, 2f }, w);
     }
 
@@ -166,7 +166,7 @@ public class RegularizationTests
         Assert.All(ControlKit.Weights(model.Network), w => Assert.True(ControlKit.Flat(w.W).All(float.IsFinite)));
     }
 
-    private static void CnnOptionsWithPoison(out MLNetDeep.Trainers.CnnOptions options, NonFiniteLossAction action)
+    private static void CnnOptionsWithPoison(out MLNetDeep.Models.Cnn.CnnOptions options, NonFiniteLossAction action)
     {
         options = ControlKit.Mlp(new[] { 32 }, epochs: 4);
         options.Regularization = new RegularizationOptions { OnNonFiniteLoss = action };

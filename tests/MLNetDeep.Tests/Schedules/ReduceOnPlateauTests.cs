@@ -1,3 +1,5 @@
+using MLNetDeep.Tasks;
+using MLNetDeep.Training;
 using MLNetDeep.Schedules;
 using Xunit;
 
@@ -19,19 +21,25 @@ public class ReduceOnPlateauTests
     public void MaxModeWithMinDeltaAndLongCooldown()
     {
         // Keras port: accuracy must rise by more than 0.05 to count; patience 1, cooldown 2, factor 0.1.
-        var schedule = new ReduceOnPlateau { Monitor = "val_accuracy", Factor = 0.1, Patience = 1, Cooldown = 2, MinDelta = 0.05 };
-        Assert.True(schedule.MaximizesMonitor);
-        var rates = schedule.Simulate(0.4, new[] { 0.5, 0.6, 0.6, 0.7, 0.7, 0.7, 0.8 });
+        var schedule = new ReduceOnPlateau { Monitor = Monitored.ValidationMetric("accuracy"), Factor = 0.1, Patience = 1, Cooldown = 2, MinDelta = 0.05 };
+        var rates = schedule.Simulate(0.4, new[] { 0.5, 0.6, 0.6, 0.7, 0.7, 0.7, 0.8 }, PredictionKind.MulticlassClassification);
         ScheduleAssert.Rates(new[] { 0.4, 0.4, 0.4, 0.04, 0.04, 0.004, 0.004, 0.004 }, rates, 1e-15);
     }
 
     [Fact]
-    public void AutoModeFromTheMonitorName()
+    public void TheDirectionComesFromTheTask()
     {
-        Assert.False(new ReduceOnPlateau().MaximizesMonitor);
-        Assert.True(new ReduceOnPlateau { Monitor = "val_accuracy" }.MaximizesMonitor);
-        Assert.False(new ReduceOnPlateau { Monitor = "val_rmse" }.MaximizesMonitor);
-        Assert.False(new ReduceOnPlateau { Monitor = "val_accuracy", Mode = PlateauMode.Min }.MaximizesMonitor);
+        Assert.False(new ReduceOnPlateau().Monitor.IsHigherBetter(PredictionKind.MulticlassClassification));
+        Assert.True(Monitored.ValidationMetric("accuracy").IsHigherBetter(PredictionKind.MulticlassClassification));
+        Assert.False(Monitored.ValidationMetric("rmse").IsHigherBetter(PredictionKind.Regression));
+        Assert.True(Monitored.ValidationMetric("sequence_accuracy").IsHigherBetter(PredictionKind.SequenceTagging));
+        // A metric the task doesn't report is refused, listing the ones it does.
+        var e = Assert.Throws<ArgumentException>(() => Monitored.ValidationMetric("rmse").IsHigherBetter(PredictionKind.BinaryClassification));
+        Assert.Contains("reports no validation metric 'rmse'", e.Message);
+        // Rising rmse is worse: the rate falls once rmse stops falling.
+        var rates = new ReduceOnPlateau { Monitor = Monitored.ValidationMetric("rmse"), Patience = 0, Factor = 0.5 }
+            .Simulate(1.0, new[] { 3.0, 2.0, 2.5 }, PredictionKind.Regression);
+        ScheduleAssert.Rates(new[] { 1.0, 1.0, 1.0, 0.5 }, rates, 1e-15);
     }
 
     [Fact]
@@ -50,7 +58,7 @@ public class ReduceOnPlateauTests
     {
         // Training loss as the monitor, and MinDelta so large that only the first figure (against best = +∞) counts as an
         // improvement: with patience 0 the rate halves after every later epoch.
-        var schedule = new ReduceOnPlateau { Monitor = "loss", Factor = 0.5, Patience = 0, MinDelta = 1e9 };
+        var schedule = new ReduceOnPlateau { Monitor = Monitored.TrainingLoss, Factor = 0.5, Patience = 0, MinDelta = 1e9 };
         var (model, rates) = ScheduleTraining.Train(schedule, 0.1, epochs: 4);
         using (model)
         {
@@ -64,15 +72,16 @@ public class ReduceOnPlateauTests
     [Fact]
     public void MonitoringValidationLossWithoutValidationDataFailsClearly()
     {
-        var e = Assert.Throws<InvalidOperationException>(() => ScheduleTraining.Train(new ReduceOnPlateau(), 0.1, epochs: 2, rows: 64));
-        Assert.Contains("monitors 'val_loss', but epoch 1 has no such figure. Available: loss", e.Message);
+        // Refused before training starts, naming the option and the fix.
+        var e = Assert.ThrowsAny<ArgumentException>(() => ScheduleTraining.Train(new ReduceOnPlateau(), 0.1, epochs: 2, rows: 64));
+        Assert.Contains("ReduceOnPlateau.Monitor = val_loss needs validation data", e.Message);
         Assert.Contains("ValidationFraction", e.Message);
     }
 
     [Fact]
     public void MonitorsAValidationMetric()
     {
-        var (model, _) = ScheduleTraining.Train(new ReduceOnPlateau { Monitor = "val_accuracy", Patience = 0, MinDelta = 1e9, Factor = 0.5 }, 0.1, epochs: 3, validationFraction: 0.25);
+        var (model, _) = ScheduleTraining.Train(new ReduceOnPlateau { Monitor = Monitored.ValidationMetric("accuracy"), Patience = 0, MinDelta = 1e9, Factor = 0.5 }, 0.1, epochs: 3, validationFraction: 0.25);
         using (model) Assert.Equal(new[] { 0.1, 0.1, 0.05 }, model.History.Epochs.Select(e => e.LearningRate));
     }
 }

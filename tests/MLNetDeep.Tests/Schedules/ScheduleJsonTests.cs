@@ -1,3 +1,4 @@
+using MLNetDeep.Training;
 using System.Text.Json;
 using MLNetDeep.Schedules;
 using Xunit;
@@ -17,7 +18,7 @@ public class ScheduleJsonTests
         new CosineDecay { DecaySteps = 6, Alpha = 0.2 },
         new CosineDecayRestarts { FirstDecaySteps = 3, TMul = 1.5, MMul = 0.7, Alpha = 0.1 },
         new OneCycle { TotalSteps = 12, PctStart = 0.25, ThreePhase = true, AnnealStrategy = AnnealStrategy.Linear },
-        new ReduceOnPlateau { Monitor = "val_accuracy", Patience = 3, Factor = 0.2, Cooldown = 1, MinRate = 1e-5 },
+        new ReduceOnPlateau { Monitor = Monitored.ValidationMetric("accuracy"), Patience = 3, Factor = 0.2, Cooldown = 1, MinRate = 1e-5 },
         new LinearWarmup { WarmupSteps = 3, StartFactor = 0.1, Schedule = new CosineDecay { DecaySteps = 5 } },
     };
 

@@ -5,7 +5,6 @@ using MLNetDeep.Optimizers;
 using MLNetDeep.Schedules;
 using MLNetDeep.Scoring;
 using MLNetDeep.Tests.Support;
-using MLNetDeep.Trainers;
 using MLNetDeep.Training;
 
 namespace MLNetDeep.Tests.Schedules;

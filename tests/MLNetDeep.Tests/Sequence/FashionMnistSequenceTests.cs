@@ -1,8 +1,8 @@
 using Microsoft.ML;
 using MLNetDeep.Tests.Support;
-using MLNetDeep.Trainers;
 using Xunit;
 using Xunit.Abstractions;
+using MLNetDeep.Models.Sequence;
 
 namespace MLNetDeep.Tests.Sequence;
 

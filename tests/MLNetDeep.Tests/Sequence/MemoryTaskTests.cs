@@ -1,7 +1,6 @@
 using Microsoft.ML;
 using MLNetDeep.Models.Sequence;
 using MLNetDeep.Optimizers;
-using MLNetDeep.Trainers;
 using Xunit;
 using Xunit.Abstractions;
 

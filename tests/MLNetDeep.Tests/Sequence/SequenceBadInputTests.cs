@@ -3,7 +3,6 @@ using Microsoft.ML.Data;
 using MLNetDeep.Data;
 using MLNetDeep.Models.Sequence;
 using MLNetDeep.Optimizers;
-using MLNetDeep.Trainers;
 using Xunit;
 
 namespace MLNetDeep.Tests.Sequence;
@@ -164,7 +163,7 @@ public class SequenceBadInputTests
         Assert.Contains("HiddenSize=0", e4.Message);
 
         var badClip = Numeric(2);
-        badClip.GradientClipNorm = -1;
+        badClip.Regularization = new() { GradientClipNorm = -1 };
         var e5 = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Regression.Trainers.Sequence(badClip).Fit(series));
         Assert.Contains("GradientClipNorm=-1", e5.Message);
 

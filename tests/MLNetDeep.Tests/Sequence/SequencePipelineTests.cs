@@ -5,7 +5,6 @@ using MLNetDeep.Models;
 using MLNetDeep.Models.Sequence;
 using MLNetDeep.Optimizers;
 using MLNetDeep.Scoring;
-using MLNetDeep.Trainers;
 using MLNetDeep.Training;
 using TorchSharp;
 using Xunit;
@@ -170,16 +169,16 @@ public class SequencePipelineTests
     {
         var ml = new MLContext(seed: 1);
         var data = ml.Data.LoadFromEnumerable(SequenceData.Adding(200, 20, seed: 1));
-        Assert.Equal(1.0, new SequenceOptions().GradientClipNorm);
+        Assert.Equal(1.0, new SequenceOptions().Regularization.GradientClipNorm);
 
         var clipped = new GradientNormProbe();
-        var options = new SequenceOptions { Input = new NumericSequence(2), HiddenSize = 8, Epochs = 1, GradientClipNorm = 1e-3 };
+        var options = new SequenceOptions { Input = new NumericSequence(2), HiddenSize = 8, Epochs = 1, Regularization = new() { GradientClipNorm = 1e-3 } };
         options.Callbacks.Add(clipped);
         ml.Regression.Trainers.Sequence(options).Fit(data);
         Assert.All(clipped.Norms, n => Assert.True(n <= 1e-3 * 1.001, $"norm {n}"));
 
         var free = new GradientNormProbe();
-        var off = new SequenceOptions { Input = new NumericSequence(2), HiddenSize = 8, Epochs = 1, GradientClipNorm = null };
+        var off = new SequenceOptions { Input = new NumericSequence(2), HiddenSize = 8, Epochs = 1, Regularization = new() { GradientClipNorm = null } };
         off.Callbacks.Add(free);
         ml.Regression.Trainers.Sequence(off).Fit(data);
         Assert.Contains(free.Norms, n => n > 1e-2);

@@ -4,7 +4,6 @@ using MLNetDeep.Data;
 using MLNetDeep.Models.Sequence;
 using MLNetDeep.Optimizers;
 using MLNetDeep.Scoring;
-using MLNetDeep.Trainers;
 using Xunit;
 using Xunit.Abstractions;
 

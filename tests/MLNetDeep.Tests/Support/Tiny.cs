@@ -2,7 +2,6 @@ using Microsoft.ML;
 using MLNetDeep.Models;
 using MLNetDeep.Models.Cnn;
 using MLNetDeep.Optimizers;
-using MLNetDeep.Trainers;
 
 namespace MLNetDeep.Tests.Support;
 

@@ -3,7 +3,6 @@ using Microsoft.ML;
 using MLNetDeep.Models.Cnn;
 using MLNetDeep.Sweeps;
 using MLNetDeep.Tests.Support;
-using MLNetDeep.Trainers;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -23,13 +22,15 @@ public class CnnSweepTests
         ml.Log += (_, e) => { if (e.Source.StartsWith("MLNetDeep.Sweep")) lock (log) log.Add(e.Message); };
         var data = TestData.TrainView(ml, 1000);
         var test = TestData.TestView(ml, 1000);
-        var template = new CnnOptions { ImageShape = new ImageShape(1, 28, 28), Epochs = 2 };
+        // Seed 0 as when this test was written (the trainers' seed now defaults to the MLContext's, 1 here): with 6 trials on
+        // 800 rows the margin over the defaults is about a point, so the seed matters.
+        var template = new CnnOptions { ImageShape = new ImageShape(1, 28, 28), Epochs = 2, Seed = 0 };
         var split = SweepData.Split(ml, data, 0.2, ml.Transforms.Conversion.MapValueToKey("Label"));
 
         // the trainer's defaults (Adam 1e-3, batch 64, the default body and head), same data, same epochs
         var sw = Stopwatch.StartNew();
         var defaultModel = split.Preprocessing!.Append(ml.MulticlassClassification.Trainers.Cnn(
-            new CnnOptions { ImageShape = new ImageShape(1, 28, 28), Epochs = 2 }).Fit(split.Train));
+            new CnnOptions { ImageShape = new ImageShape(1, 28, 28), Epochs = 2, Seed = 0 }).Fit(split.Train));
         double defaultAcc = ml.MulticlassClassification.Evaluate(defaultModel.Transform(test)).MicroAccuracy;
         _out.WriteLine($"default: test accuracy {defaultAcc:F4} ({sw.Elapsed.TotalSeconds:F1}s)");
 

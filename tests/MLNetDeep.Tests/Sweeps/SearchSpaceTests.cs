@@ -1,7 +1,6 @@
 using MLNetDeep.Models.Cnn;
 using MLNetDeep.Optimizers;
 using MLNetDeep.Sweeps;
-using MLNetDeep.Trainers;
 using Xunit;
 
 namespace MLNetDeep.Tests.Sweeps;

@@ -4,7 +4,6 @@ using MLNetDeep.Models.Cnn;
 using MLNetDeep.Scoring;
 using MLNetDeep.Tests.Control;
 using MLNetDeep.Tests.Support;
-using MLNetDeep.Trainers;
 using MLNetDeep.Transfer;
 using Xunit;
 using Xunit.Abstractions;

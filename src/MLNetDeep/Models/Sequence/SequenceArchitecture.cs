@@ -110,4 +110,17 @@ public sealed class SequenceArchitecture : NetworkArchitecture
 
     /// <inheritdoc />
     public override DeepNetwork Build(int outputSize, Initializer? initializer) => new SequenceNetwork(this, outputSize, initializer);
+
+    /// <inheritdoc />
+    public override NetworkArchitecture ForTrainingColumn(string columnName, Microsoft.ML.Data.DataViewType type)
+    {
+        var bound = (SequenceLayout)Input.ForTrainingColumn(columnName, type);
+        if (ReferenceEquals(bound, Input)) return this;
+        return new SequenceArchitecture
+        {
+            Input = bound, EmbeddingSize = EmbeddingSize, Cell = Cell, Nonlinearity = Nonlinearity, HiddenSize = HiddenSize, Layers = Layers,
+            Bidirectional = Bidirectional, LayerDropout = LayerDropout, Summary = Summary, PerStepOutput = PerStepOutput, Head = Head,
+            OrthogonalRecurrentWeights = OrthogonalRecurrentWeights, ForgetGateBias = ForgetGateBias,
+        };
+    }
 }

@@ -3,7 +3,6 @@ using MLNetDeep.Initializers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using static TorchSharp.torch.nn.utils.rnn;
 
 namespace MLNetDeep.Models.Sequence;
 
@@ -19,7 +18,6 @@ public sealed class SequenceNetwork : DeepNetwork
     private readonly nn.Module rnn;
     private readonly nn.Module<Tensor, Tensor> head;
 
-    private readonly RecurrentCell _cell;
     private readonly int _layers;
     private readonly int _directions;
     private readonly long _hidden;
@@ -28,7 +26,6 @@ public sealed class SequenceNetwork : DeepNetwork
 
     internal SequenceNetwork(SequenceArchitecture arch, int outputSize, Initializer? initializer) : base("sequence")
     {
-        _cell = arch.Cell;
         _layers = arch.Layers;
         _directions = arch.Bidirectional ? 2 : 1;
         _hidden = arch.HiddenSize;
@@ -45,51 +42,10 @@ public sealed class SequenceNetwork : DeepNetwork
         else inputSize = ((NumericSequenceLayout)arch.Input).FeaturesPerStep;
 
         double dropout = arch.Layers > 1 ? arch.LayerDropout : 0;
-        rnn = arch.Cell switch
-        {
-            RecurrentCell.Lstm => nn.LSTM(inputSize, arch.HiddenSize, arch.Layers, batchFirst: true, dropout: dropout, bidirectional: arch.Bidirectional),
-            RecurrentCell.Gru => nn.GRU(inputSize, arch.HiddenSize, arch.Layers, batchFirst: true, dropout: dropout, bidirectional: arch.Bidirectional),
-            _ => nn.RNN(inputSize, arch.HiddenSize, arch.Layers,
-                arch.Nonlinearity == RnnNonlinearity.Relu ? nn.NonLinearities.ReLU : nn.NonLinearities.Tanh,
-                batchFirst: true, dropout: dropout, bidirectional: arch.Bidirectional),
-        };
-        InitRecurrent(arch, initializer);
+        rnn = RecurrentStack.Create(arch.Cell, arch.Nonlinearity, inputSize, arch.HiddenSize, arch.Layers, dropout, arch.Bidirectional);
+        RecurrentStack.Initialize(rnn, arch.Cell, arch.HiddenSize, arch.OrthogonalRecurrentWeights, arch.ForgetGateBias, initializer);
         head = new DenseHeadModule(arch.OutputWidth, arch.Head, outputSize, initializer);
         RegisterComponents();
-    }
-
-    /// <summary>Gates per cell (rows of W_ih / W_hh are gates × hidden).</summary>
-    private int Gates => _cell switch { RecurrentCell.Lstm => 4, RecurrentCell.Gru => 3, _ => 1 };
-
-    /// <summary>
-    /// Input weights: the trainer's initializer (default Glorot uniform, as Keras); recurrent weights: one random
-    /// orthogonal matrix per gate (or PyTorch's uniform default when turned off); biases zero, except the LSTM
-    /// forget gate's input bias (PyTorch gate order i, f, g, o).
-    /// </summary>
-    private void InitRecurrent(SequenceArchitecture arch, Initializer? initializer)
-    {
-        using var _ = no_grad();
-        var inputInit = initializer ?? new GlorotUniform();
-        foreach (var (name, p) in rnn.named_parameters())
-        {
-            if (name.StartsWith("weight_ih", StringComparison.Ordinal)) inputInit.Initialize(p);
-            else if (name.StartsWith("weight_hh", StringComparison.Ordinal))
-            {
-                if (!arch.OrthogonalRecurrentWeights) continue;
-                for (int g = 0; g < Gates; g++)
-                {
-                    using var block = empty(_hidden, _hidden);
-                    nn.init.orthogonal_(block);
-                    p.narrow(0, g * _hidden, _hidden).copy_(block);
-                }
-            }
-            else if (name.StartsWith("bias", StringComparison.Ordinal))
-            {
-                p.zero_();
-                if (_cell == RecurrentCell.Lstm && name.StartsWith("bias_ih", StringComparison.Ordinal) && arch.ForgetGateBias != 0)
-                    p.narrow(0, _hidden, _hidden).fill_(arch.ForgetGateBias);
-            }
-        }
     }
 
     /// <summary>x: [B, T, F] floats or [B, T] token ids, every row full length → [B, outputs] (or [B, T, outputs] when tagging).</summary>
@@ -104,15 +60,8 @@ public sealed class SequenceNetwork : DeepNetwork
         using var scope = NewDisposeScope();
         var x = embedding is null ? input : embedding.call(input);   // [B, T, F] or [B, T, E]
         long batch = x.shape[0], steps = x.shape[1];
-        Tensor outputs, hN;                                            // [B, T, D·H], [L·D, B, H]
-        if (lengths is null) (outputs, hN) = RunDense(x);
-        else
-        {
-            using var packed = pack_padded_sequence(x, lengths.cpu(), batch_first: true, enforce_sorted: false);
-            var (packedOut, h) = RunPacked(packed);
-            using (packedOut) (outputs, _) = pad_packed_sequence(packedOut, batch_first: true, total_length: steps);
-            hN = h;
-        }
+        var (outputs, hN, cN) = RecurrentStack.RunPadded(rnn, x, lengths);           // [B, T, D·H], [L·D, B, H]
+        cN?.Dispose();
         Tensor? mask = lengths is null ? null
             : arange(steps, device: x.device).unsqueeze(0).lt(lengths.to(x.device).unsqueeze(1)); // [B, T] true on real steps
 
@@ -153,27 +102,5 @@ public sealed class SequenceNetwork : DeepNetwork
                 var top = hN.view(_layers, _directions, b, _hidden)[_layers - 1];              // [D, B, H]
                 return top.permute(1, 0, 2).reshape(b, _directions * _hidden);                 // [B, D·H]
         }
-    }
-
-    private (Tensor Outputs, Tensor HN) RunDense(Tensor x) => rnn switch
-    {
-        LSTM lstm => Pick(lstm.call(x)),
-        GRU gru => gru.call(x, null),
-        RNN plain => plain.call(x, null),
-        _ => throw new InvalidOperationException($"Unexpected recurrent module {rnn.GetType().Name}."),
-    };
-
-    private (PackedSequence Outputs, Tensor HN) RunPacked(PackedSequence x) => rnn switch
-    {
-        LSTM lstm => Pick(lstm.call(x)),
-        GRU gru => gru.call(x, null),
-        RNN plain => plain.call(x, null),
-        _ => throw new InvalidOperationException($"Unexpected recurrent module {rnn.GetType().Name}."),
-    };
-
-    private static (T, Tensor) Pick<T>((T Outputs, Tensor H, Tensor C) r)
-    {
-        r.C.Dispose();
-        return (r.Outputs, r.H);
     }
 }

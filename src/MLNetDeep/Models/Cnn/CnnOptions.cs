@@ -1,0 +1,38 @@
+using MLNetDeep.Augmentation;
+using MLNetDeep.Models;
+using MLNetDeep.Models.Cnn;
+using MLNetDeep.Training;
+
+namespace MLNetDeep.Models.Cnn;
+
+/// <summary>
+/// Options of the image CNN trainers (multiclass, binary, regression): the image shape, the convolutional
+/// body, the dense head, and every shared training option.
+/// </summary>
+public sealed class CnnOptions : TrainerOptions
+{
+    /// <summary>Channels × height × width of the feature vector. Required.</summary>
+    public ImageShape? ImageShape { get; set; }
+
+    /// <summary>
+    /// Convolutional body, in order. Null = the default for small images: two ConvBlocks (32 and 64 filters,
+    /// 3×3, same padding, batch norm, ReLU, 2×2 max pooling).
+    /// </summary>
+    public List<CnnLayer>? Layers { get; set; }
+
+    /// <summary>How the body's output becomes a vector. Default Flatten.</summary>
+    public FlattenMode Flatten { get; set; } = FlattenMode.Flatten;
+
+    /// <summary>The dense head. Default: dropout 0.25, Dense 128 + ReLU, dropout 0.5.</summary>
+    public DenseHead Head { get; set; } = new();
+
+    /// <summary>Random augmentation of training images (flips, shifts, rotations, scaling, noise); never applied to validation or scoring. Null = none.</summary>
+    public ImageAugmentation? Augmentation { get; set; }
+
+    /// <summary>The default convolutional body (also the reference CNN's).</summary>
+    public static List<CnnLayer> DefaultLayers() => new()
+    {
+        new ConvBlock(32, 3, PoolingKind.Max),
+        new ConvBlock(64, 3, PoolingKind.Max),
+    };
+}
