@@ -187,20 +187,28 @@ public sealed class OnnxNetwork : nn.Module<Tensor, Tensor>
             var ctx = new OpContext { Training = _blocks[b].training, DeclaredBatch = _plan.DeclaredBatch, RuntimeBatch = batch };
             foreach (var node in _plan.Blocks[b].Nodes)
             {
-                var args = new Tensor?[node.Inputs.Length];
-                for (int i = 0; i < args.Length; i++)
+                if (node.SkipInEval && !ctx.Training)
                 {
-                    var s = node.Inputs[i];
-                    args[i] = s.Kind switch
-                    {
-                        SourceKind.Slot => env[s.Slot] ?? throw new InvalidOperationException($"Node '{node.Node.Label}' ({node.Node.OpType}) reads value '{node.Node.Proto.Inputs[i]}', which this run has not computed: run the blocks before it first."),
-                        SourceKind.Parameter => _blocks[s.Owner].get_parameter(s.Name),
-                        SourceKind.Buffer => _blocks[s.Owner].get_buffer(s.Name),
-                        _ => null,
-                    };
+                    Release(env, given, node);
+                    continue;
                 }
+                var args = Arguments(env, node);
+                var outputSlots = node.OutputSlots;
                 Tensor[] results;
-                try { results = node.Run(ctx, args); }
+                try
+                {
+                    if (node.FoldedBatchNorm is { } bn && !ctx.Training)
+                    {
+                        // eval mode: the convolution with the batch norm folded into its weights writes the batch norm's output
+                        var norm = Arguments(env, bn.Node, from: 1); // its input 0 is this convolution's output
+                        var (w, bias) = EvalFusion.Fold(args[1]!, args.Length > 2 ? args[2] : null, norm[1]!, norm[2]!, norm[3]!, norm[4]!, bn.Epsilon);
+                        using (w)
+                        using (bias)
+                            results = node.Run(ctx, new[] { args[0], w, bias });
+                        outputSlots = bn.Node.OutputSlots;
+                    }
+                    else results = node.Run(ctx, args);
+                }
                 catch (Exception e) when (e is not OnnxImportException)
                 {
                     throw new InvalidOperationException(node.Node.RuntimeError(e, args).Message, e);
@@ -209,17 +217,41 @@ public sealed class OnnxNetwork : nn.Module<Tensor, Tensor>
                 {
                     var r = results[k];
                     bool isInput = args.Any(a => ReferenceEquals(a, r));
-                    if (k < node.OutputSlots.Length && node.OutputSlots[k] >= 0)
-                        env[node.OutputSlots[k]] = isInput ? r.alias() : r; // a value never shares its handle with another
+                    if (k < outputSlots.Length && outputSlots[k] >= 0)
+                        env[outputSlots[k]] = isInput ? r.alias() : r; // a value never shares its handle with another
                     else if (!isInput) r.Dispose();
                 }
-                foreach (var slot in node.LastUseOf)
-                {
-                    if (given[slot] || env[slot] is null) continue;
-                    env[slot]!.Dispose();
-                    env[slot] = null;
-                }
+                Release(env, given, node);
             }
+        }
+    }
+
+    /// <summary>The node's input tensors (inputs before <paramref name="from"/> left null).</summary>
+    private Tensor?[] Arguments(Tensor?[] env, RuntimeNode node, int from = 0)
+    {
+        var args = new Tensor?[node.Inputs.Length];
+        for (int i = from; i < args.Length; i++)
+        {
+            var s = node.Inputs[i];
+            args[i] = s.Kind switch
+            {
+                SourceKind.Slot => env[s.Slot] ?? throw new InvalidOperationException($"Node '{node.Node.Label}' ({node.Node.OpType}) reads value '{node.Node.Proto.Inputs[i]}', which this run has not computed: run the blocks before it first."),
+                SourceKind.Parameter => _blocks[s.Owner].get_parameter(s.Name),
+                SourceKind.Buffer => _blocks[s.Owner].get_buffer(s.Name),
+                _ => null,
+            };
+        }
+        return args;
+    }
+
+    /// <summary>Disposes the values whose last reader is <paramref name="node"/> (not those the caller gave).</summary>
+    private static void Release(Tensor?[] env, bool[] given, RuntimeNode node)
+    {
+        foreach (var slot in node.LastUseOf)
+        {
+            if (given[slot] || env[slot] is null) continue;
+            env[slot]!.Dispose();
+            env[slot] = null;
         }
     }
 

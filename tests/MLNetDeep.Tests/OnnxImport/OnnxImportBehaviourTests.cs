@@ -96,13 +96,50 @@ public sealed class OnnxImportBehaviourTests
         }
     }
 
+    /// <summary>x [N, 2, 6, 6] → Conv 4×3×3 (bias) → BatchNormalization → Relu → GlobalAveragePool → Flatten → Gemm 3.</summary>
+    private static OnnxGraphBuilder ConvBn()
+    {
+        var g = new OnnxGraphBuilder(13);
+        g.Graph.Inputs.Add(Value("x", "N", 2L, 6L, 6L));
+        var conv = g.Node("Conv", new[] { "x", g.Initializer("w", Random(4 * 2 * 9, 7), 4, 2, 3, 3), g.Initializer("b", Random(4, 8), 4) }, "conv", Ints("pads", 1, 1, 1, 1));
+        var bn = g.Node("BatchNormalization", new[] { conv, g.Initializer("gamma", Random(4, 9).Select(v => v + 1).ToArray(), 4), g.Initializer("beta", Random(4, 10), 4),
+            g.Initializer("mean", Random(4, 11), 4), g.Initializer("var", Random(4, 12).Select(v => v + 1).ToArray(), 4) }, "bn", Float("epsilon", 1e-3f));
+        var pooled = g.Node("GlobalAveragePool", new[] { g.Node("Relu", new[] { bn }, "relu") }, "gap");
+        var flat = g.Node("Flatten", new[] { pooled }, "flat", Int("axis", 1));
+        g.Node("Gemm", new[] { flat, g.Initializer("fc", Random(12, 13), 3, 4) }, new[] { "y" }, Int("transB", 1));
+        g.Graph.Outputs.Add(Value("y", "N", 3L));
+        return g;
+    }
+
+    [Fact]
+    public void ConvThenBatchNorm_FoldedInEvalMode_MatchesBothNodesRunSeparately()
+    {
+        using var net = OnnxNetwork.Load(Write(ConvBn()));
+        net.eval();
+        var x = tensor(Random(3 * 2 * 36, 21), new long[] { 3, 2, 6, 6 });
+        using var _ = no_grad();
+        Tensor P(string onnxName) => net.get_parameter(net.ParameterNames[onnxName]);
+        Tensor B(string onnxName) => net.get_buffer(net.ParameterNames[onnxName]);
+        var conv = nn.functional.conv2d(x, P("w"), P("b"), padding: new long[] { 1, 1 });
+        var bn = nn.functional.batch_norm(conv, B("mean"), B("var"), P("gamma"), P("beta"), false, 0.1, 1e-3);
+        var expected = nn.functional.linear(bn.relu().mean(new long[] { 2, 3 }), P("fc"));
+        Assert.True((net.forward(x) - expected).abs().max().item<float>() < 1e-5f);
+    }
+
     [Fact]
     public void ManyForwardCalls_LeaveNoLiveTensorsBehind()
     {
         using var net = OnnxNetwork.Load(Write(Mlp()));
+        using var conv = OnnxNetwork.Load(Write(ConvBn()));
         using var x = tensor(Random(4 * 8, 1), new long[] { 4, 8 });
+        using var image = tensor(Random(4 * 72, 2), new long[] { 4, 2, 6, 6 });
         net.eval();
-        using (no_grad()) net.forward(x).Dispose();
+        conv.eval();
+        using (no_grad())
+        {
+            net.forward(x).Dispose();
+            conv.forward(image).Dispose();
+        }
         long before = Tensor.TotalCount;
         using (no_grad())
             for (int i = 0; i < 50; i++)
@@ -110,6 +147,7 @@ public sealed class OnnxImportBehaviourTests
                 using var y = net.forward(x);
                 using var part = net.ForwardBlocks(x, 0, 2);
                 using var rest = net.ForwardBlocks(part, 2, 3);
+                using var z = conv.forward(image);
             }
         Assert.Equal(before, Tensor.TotalCount);
         net.train();

@@ -30,7 +30,14 @@ internal sealed class RuntimeNode
     public required int[] OutputSlots { get; init; }
     /// <summary>Slots whose last reader is this node (their tensors are disposed after it, unless the caller gave them).</summary>
     public List<int> LastUseOf { get; } = new();
+    /// <summary>Eval mode: the batch norm folded into this convolution's weights (this node then writes the batch norm's output).</summary>
+    public FoldedBatchNorm? FoldedBatchNorm { get; set; }
+    /// <summary>Eval mode: this batch norm is folded into the convolution before it and does not run.</summary>
+    public bool SkipInEval { get; set; }
 }
+
+/// <summary>A batch norm folded into a convolution in eval mode: its node (for the inputs) and epsilon.</summary>
+internal sealed record FoldedBatchNorm(RuntimeNode Node, double Epsilon);
 
 /// <summary>A tensor registered in a block: a parameter (trainable) or a buffer.</summary>
 internal sealed record BlockTensor(string Name, string OnnxName, Tensor Value, bool Trainable, bool Persistent);
@@ -388,6 +395,7 @@ internal sealed class ImportPlan
 
         MarkLastUses(runtime);
         Partition(runtime, options.MergeSmallBlocks);
+        EvalFusion.FoldBatchNormIntoConv(Blocks, OutputSlots);
 
         // register each parameter, buffer and run-time constant in the first block that reads it
         var owner = new Dictionary<string, (int Block, string Name)>(StringComparer.Ordinal);
