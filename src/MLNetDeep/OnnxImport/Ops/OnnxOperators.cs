@@ -4,7 +4,7 @@ namespace MLNetDeep.OnnxImport.Ops;
 internal static class OnnxOperators
 {
     /// <summary>The lowest and highest opset the importer accepts.</summary>
-    public const long MinOpset = 6, MaxOpset = 23;
+    public const long MinOpset = 1, MaxOpset = 23;
 
     private static readonly Dictionary<string, OpDefinition> ByType =
         ElementwiseOps.Definitions().Concat(ShapeOps.Definitions()).Concat(LayerOps.Definitions())

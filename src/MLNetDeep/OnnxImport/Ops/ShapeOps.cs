@@ -26,7 +26,7 @@ internal static class ShapeOps
                 return One(x[0]!.reshape(Product(dims, 0, (int)a), Product(dims, (int)a, dims.Length)));
             };
         }, notes: "axis (negative from opset 11); output [prod(d[0:axis]), prod(d[axis:])]");
-        yield return new("Reshape", Reshape, StaticFrom(1), "shape input (constant-folded or at run time), 0 copies a dimension unless allowzero = 1 (opset 14), -1 inferred; a fixed batch size in the shape follows the run's batch");
+        yield return new("Reshape", Reshape, StaticFrom(1), "shape input (constant-folded or at run time; the shape attribute before opset 5), 0 copies a dimension unless allowzero = 1 (opset 14), -1 inferred; a fixed batch size in the shape follows the run's batch");
         yield return new("Transpose", n =>
         {
             var perm = n.Ints("perm");
@@ -36,15 +36,15 @@ internal static class ShapeOps
         yield return new("Unsqueeze", Unsqueeze, StaticFrom(1, 13), "axes as attribute (< 13) or input (13+)");
         yield return new("Concat", n =>
         {
-            long axis = n.Int("axis", long.MinValue);
+            long axis = n.Int("axis", n.Opset < 4 ? 1 : long.MinValue);
             if (axis == long.MinValue) throw n.Error("the 'axis' attribute is required.");
             return (_, x) =>
             {
                 var parts = x.Where(t => t is not null).Select(t => t!).ToArray();
                 return One(cat(parts, Axis(axis, parts[0].dim(), n)));
             };
-        }, notes: "axis (negative from opset 11)");
-        yield return new("Split", Split, StaticFrom(1, 13), "axis; sizes from the split attribute (< 13) or input (13+), num_outputs (18+), or equal parts");
+        }, notes: "axis (negative from opset 11; default 1 before opset 4)");
+        yield return new("Split", Split, (opset, i) => (opset >= 13 || opset < 2) && i >= 1 ? InputRole.Static : InputRole.Data, "axis; sizes from the split attribute (< 13) or input (13+), num_outputs (18+), or equal parts");
         yield return new("Pad", Pad, StaticFrom(1, 11), "constant, reflect, edge, wrap (19+); pads as attribute (< 11) or input (11+), constant_value, axes (18+); negative pads crop");
         yield return new("Shape", n =>
         {
@@ -74,7 +74,10 @@ internal static class ShapeOps
         }, notes: "axis; negative indices");
         yield return new("Cast", n =>
         {
-            var to = (OnnxDataType)n.Int("to", 0);
+            // before opset 6 'to' is the type's name
+            var to = n.Attribute("to") is { Type: OnnxAttributeType.String } named
+                ? Enum.TryParse<OnnxDataType>(named.S, ignoreCase: true, out var parsed) ? parsed : throw n.Unsupported("to", named.S, "a numeric type name")
+                : (OnnxDataType)n.Int("to", 0);
             var type = OnnxTensors.ToTorch(to, $"Cast node '{n.Label}' (to = {to})");
             return (_, x) => One(x[0]!.to(type));
         }, notes: "numeric and bool types (unsigned 16/32/64-bit become signed wider types)");
@@ -117,7 +120,7 @@ internal static class ShapeOps
 
     private static OpRun Reshape(ImportNode n)
     {
-        var fixedShape = n.ConstantLongs(1);
+        var fixedShape = n.Opset < 5 ? n.Ints("shape") ?? throw n.Error("the 'shape' attribute is required before opset 5.") : n.ConstantLongs(1);
         bool allowZero = n.Int("allowzero", 0) != 0;
         return (ctx, x) =>
         {
@@ -182,8 +185,10 @@ internal static class ShapeOps
     {
         long axis = n.Int("axis", 0);
         int outputs = n.Proto.Outputs.Count;
-        long[]? fixedSizes = n.Opset >= 13 ? n.ConstantLongs(1) : n.Ints("split");
-        bool runtimeSizes = n.Opset >= 13 && n.HasInput(1) && fixedSizes is null;
+        // the sizes are an input from opset 13 on, and could be one in opset 1 too
+        bool sizesInput = n.Opset >= 13 || (n.Opset < 2 && n.HasInput(1));
+        long[]? fixedSizes = sizesInput ? n.ConstantLongs(1) : n.Ints("split");
+        bool runtimeSizes = sizesInput && n.HasInput(1) && fixedSizes is null;
         long numOutputs = n.Int("num_outputs", 0);
         return (_, x) =>
         {
