@@ -26,7 +26,7 @@ public sealed class OnnxImportOptions
     public string? InputName { get; set; }
 
     /// <summary>
-    /// Merge blocks that hold no convolution, Gemm or MatMul into a neighbour (a lone ReLU or pooling joins the layer
+    /// Merge blocks that hold no convolution, Gemm, MatMul or recurrent layer into a neighbour (a lone ReLU or pooling joins the layer
     /// before it). Default true; false gives one block per cut point.
     /// </summary>
     public bool MergeSmallBlocks { get; set; } = true;

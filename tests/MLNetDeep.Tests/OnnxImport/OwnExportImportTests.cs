@@ -11,6 +11,7 @@ using Xunit;
 using Xunit.Abstractions;
 using static MLNetDeep.Tests.Onnx.OnnxTestSupport;
 using static TorchSharp.torch;
+using MLNetDeep.Models.Sequence;
 using RecurrentCell = MLNetDeep.Models.Sequence.RecurrentCell;
 
 namespace MLNetDeep.Tests.OnnxImport;
@@ -20,7 +21,8 @@ namespace MLNetDeep.Tests.OnnxImport;
 /// padding, residual blocks, batch norm folded or as nodes, global average pooling, dense heads; multiclass, binary,
 /// regression; opsets 17 to 23), trained one epoch on real Fashion-MNIST rows, exported, imported, and run in eval mode
 /// on 64 test rows: the imported network's output (the graph's first output, Score) is within 1e-4 of the
-/// transformer's Score column. Sequence models (LSTM) are outside the operator list and fail with the message.
+/// transformer's Score column; and the sequence models (LSTM, GRU, RNN; stacked, bidirectional, every summary, rows of
+/// different lengths through the Lengths input).
 /// </summary>
 public sealed class OwnExportImportTests
 {
@@ -108,22 +110,128 @@ public sealed class OwnExportImportTests
         Assert.True(expected.Distinct().Count() > 1, "the scores should vary between rows");
     }
 
-    [Fact]
-    public void SequenceModel_FailsAtImport_NamingTheNodeTheOperatorAndTheSupportedList()
+    public static TheoryData<RecurrentCell, int, bool, SequenceSummary, bool, int> SequenceConfigurations => new()
+    {
+        // cell, layers, bidirectional, summary, rows of different lengths (the Lengths input), opset
+        { RecurrentCell.Lstm, 1, false, SequenceSummary.LastState, false, 17 },
+        { RecurrentCell.Gru, 2, true, SequenceSummary.MeanOverTime, false, 18 },
+        { RecurrentCell.Rnn, 1, true, SequenceSummary.MaxOverTime, false, 17 },
+        { RecurrentCell.Lstm, 2, true, SequenceSummary.MaxOverTime, true, 17 },
+        { RecurrentCell.Gru, 1, false, SequenceSummary.MeanOverTime, true, 18 },
+        { RecurrentCell.Rnn, 2, false, SequenceSummary.LastState, true, 17 },
+    };
+
+    /// <summary>
+    /// Sequence models (LSTM, GRU, tanh RNN; stacked, bidirectional; last state, mean or max over time) read Fashion-MNIST
+    /// images row by row; with the Lengths input the rows have 4 to 28 steps and one padded batch holds them all.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(SequenceConfigurations))]
+    public void SequenceModels_ImportOfExport_ScoresLikeTheModel(RecurrentCell cell, int layers, bool bidirectional, SequenceSummary summary, bool variable, int opset)
     {
         var ml = new MLContext(seed: 1);
-        var model = MLNetDeep.Tests.Onnx.OnnxSequenceParityTests.Fit(ml, PredictionKind.BinaryClassification,
-            MLNetDeep.Tests.Onnx.OnnxSequenceParityTests.Options(RecurrentCell.Lstm), TrainView(ml, PredictionKind.BinaryClassification)).Model;
+        var options = MLNetDeep.Tests.Onnx.OnnxSequenceParityTests.Options(cell, layers: layers, bidirectional: bidirectional, summary: summary);
+        var trainRows = MLNetDeep.Tests.Onnx.OnnxSequenceParityTests.VariableRows(MLNetDeep.Tests.Support.TestData.TrainImages(256));
+        var testRows = MLNetDeep.Tests.Onnx.OnnxSequenceParityTests.VariableRows(MLNetDeep.Tests.Support.TestData.TestImages(TestRows));
+        if (!variable)
+        {
+            trainRows = MLNetDeep.Tests.Support.TestData.TrainImages(256).Select(i => new MLNetDeep.Tests.Onnx.VariableImageRow { Features = i.Features, Label = i.Label }).ToList();
+            testRows = MLNetDeep.Tests.Support.TestData.TestImages(TestRows).Select(i => new MLNetDeep.Tests.Onnx.VariableImageRow { Features = i.Features, Label = i.Label }).ToList();
+        }
+        var (pipeline, model) = MLNetDeep.Tests.Onnx.OnnxSequenceParityTests.Fit(ml, PredictionKind.MulticlassClassification, options, ml.Data.LoadFromEnumerable(trainRows));
+        using var stream = new MemoryStream();
+        model.ExportToOnnx(stream, new OnnxExportOptions { Opset = opset, SequenceLengthsInput = variable });
+        stream.Position = 0;
+        using var imported = OnnxNetwork.Load(stream);
+        imported.eval();
+        var expected = RunTransformer(pipeline, ml.Data.LoadFromEnumerable(testRows), PredictionKind.MulticlassClassification, model.ClassNames)[OnnxNames.Score].Cast<float>().ToArray();
+
+        // one batch, padded with 7s (which must not matter) to the longest row
+        int width = testRows.Max(r => r.Features.Length);
+        var data = new float[testRows.Count * width];
+        Array.Fill(data, 7f);
+        for (int i = 0; i < testRows.Count; i++) testRows[i].Features.CopyTo(data, i * width);
+        using var scope = NewDisposeScope();
+        var x = tensor(data, new long[] { testRows.Count, width });
+        Tensor score;
+        using (no_grad())
+        {
+            if (variable)
+            {
+                Assert.Equal(new[] { "Features", OnnxNames.Lengths }, imported.InputNames);
+                var lengths = tensor(testRows.Select(r => r.Features.Length / 28).ToArray());
+                score = imported.ForwardAll(x, lengths)[0];
+            }
+            else score = imported.forward(x);
+        }
+        var actual = score.flatten().data<float>().ToArray();
+        double diff = expected.Zip(actual, (e, a) => Math.Abs(e - a)).Max();
+        _out.WriteLine($"{cell} ×{layers}{(bidirectional ? " bidirectional" : "")} {summary}{(variable ? " variable lengths" : "")} opset {opset}: " +
+                       $"max abs diff {diff:G3}; ops {string.Join(",", imported.Blocks.SelectMany(b => b.OperatorTypes).Distinct())}");
+        Assert.Equal(expected.Length, actual.Length);
+        Assert.True(diff <= Tolerance, $"max abs diff {diff}");
+    }
+
+    /// <summary>Token sequences (ids through the trained embedding, a Gather over a parameter), rows of different lengths, some unknown tokens.</summary>
+    [Fact]
+    public void TokenSequenceModel_ImportOfExport_ScoresLikeTheModel()
+    {
+        var ml = new MLContext(seed: 1);
+        var options = MLNetDeep.Tests.Onnx.OnnxSequenceParityTests.Options(RecurrentCell.Gru, bidirectional: true);
+        options.Input = new TokenSequence(8) { VocabularySize = MLNetDeep.Tests.Onnx.OnnxSequenceParityTests.Vocabulary };
+        var train = MLNetDeep.Tests.Onnx.OnnxSequenceParityTests.TokenRows(MLNetDeep.Tests.Support.TestData.TrainImages(256), variable: true);
+        var test = MLNetDeep.Tests.Onnx.OnnxSequenceParityTests.TokenRows(MLNetDeep.Tests.Support.TestData.TestImages(TestRows), variable: true);
+        test[3].Features[1] = 0;   // unknown tokens: the embedding's zero row
+        var (pipeline, model) = MLNetDeep.Tests.Onnx.OnnxSequenceParityTests.Fit(ml, PredictionKind.MulticlassClassification, options, ml.Data.LoadFromEnumerable(train));
+        using var stream = new MemoryStream();
+        model.ExportToOnnx(stream, new OnnxExportOptions { SequenceLengthsInput = true });
+        stream.Position = 0;
+        using var imported = OnnxNetwork.Load(stream);
+        imported.eval();
+        Assert.Contains(imported.named_parameters(), p => p.parameter.shape.SequenceEqual(new long[] { MLNetDeep.Tests.Onnx.OnnxSequenceParityTests.Vocabulary + 1, 8 }));
+        var expected = RunTransformer(pipeline, ml.Data.LoadFromEnumerable(test), PredictionKind.MulticlassClassification, model.ClassNames)[OnnxNames.Score].Cast<float>().ToArray();
+        int width = test.Max(r => r.Features.Length);
+        var data = new float[test.Count * width];
+        for (int i = 0; i < test.Count; i++) test[i].Features.Select(v => (float)v).ToArray().CopyTo(data, i * width);
+        using var scope = NewDisposeScope();
+        float[] actual;
+        using (no_grad())
+            actual = imported.ForwardAll(tensor(data, new long[] { test.Count, width }), tensor(test.Select(r => r.Features.Length).ToArray()))[0].flatten().data<float>().ToArray();
+        double diff = expected.Zip(actual, (e, a) => Math.Abs(e - a)).Max();
+        _out.WriteLine($"tokens, GRU bidirectional, variable lengths: max abs diff {diff:G3}");
+        Assert.True(diff <= Tolerance, $"max abs diff {diff}");
+    }
+
+    /// <summary>An imported LSTM trains: a few Adam steps on real rows lower the loss and move the recurrent weights.</summary>
+    [Fact]
+    public void ImportedLstm_TrainsInTrainMode()
+    {
+        var ml = new MLContext(seed: 1);
+        var (_, model) = MLNetDeep.Tests.Onnx.OnnxSequenceParityTests.Fit(ml, PredictionKind.MulticlassClassification,
+            MLNetDeep.Tests.Onnx.OnnxSequenceParityTests.Options(RecurrentCell.Lstm), TrainView(ml, PredictionKind.MulticlassClassification));
         using var stream = new MemoryStream();
         model.ExportToOnnx(stream);
-        var lstm = MLNetDeep.Onnx.Proto.ModelProto.Parse(stream.ToArray()).Graph.Nodes.First(n => n.OpType == "LSTM");
         stream.Position = 0;
-        var e = Assert.Throws<OnnxImportException>(() => OnnxNetwork.Load(stream));
-        _out.WriteLine(e.Message);
-        Assert.Equal("LSTM", e.OpType);
-        Assert.Equal(lstm.Name, e.NodeName);
-        Assert.Contains($"Cannot import node '{lstm.Name}' (LSTM, opset 17): the importer does not support this operator.", e.Message);
-        Assert.Contains("Unsupported in this graph: LSTM (1 node)", e.Message);
-        Assert.Contains("Supported: Abs, Add, AveragePool, BatchNormalization,", e.Message);
+        using var net = OnnxNetwork.Load(stream);
+        net.train();
+        var images = MLNetDeep.Tests.Support.TestData.TrainImages(64);
+        var x = tensor(images.SelectMany(i => i.Features).ToArray(), new long[] { 64, 784 });
+        var y = tensor(images.Select(i => (long)model.ClassNames.ToList().IndexOf(i.Label)).ToArray());
+        var recurrent = net.named_parameters().First(p => p.parameter.dim() == 3).parameter;   // LSTM's W [1, 4H, I]
+        var before = recurrent.detach().clone();
+        var optimizer = optim.Adam(net.parameters(), 0.01);
+        var losses = new List<float>();
+        for (int step = 0; step < 5; step++)
+        {
+            using var scope = NewDisposeScope();
+            optimizer.zero_grad();
+            var loss = nn.functional.nll_loss(net.forward(x).clamp_min(1e-7).log(), y);   // Score is the softmax
+            loss.backward();
+            optimizer.step();
+            losses.Add(loss.item<float>());
+        }
+        _out.WriteLine($"losses: {string.Join(", ", losses.Select(l => l.ToString("F4")))}");
+        Assert.True(losses[^1] < losses[0], $"loss did not go down: {string.Join(", ", losses)}");
+        Assert.True((recurrent - before).abs().max().item<float>() > 0, "the LSTM weights did not move");
     }
 }

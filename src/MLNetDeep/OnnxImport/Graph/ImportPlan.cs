@@ -60,7 +60,7 @@ internal sealed class BlockPlan
 /// </summary>
 internal sealed class ImportPlan
 {
-    private static readonly HashSet<string> PrimaryOps = new(StringComparer.Ordinal) { "Conv", "ConvTranspose", "Gemm", "MatMul" };
+    private static readonly HashSet<string> PrimaryOps = new(StringComparer.Ordinal) { "Conv", "ConvTranspose", "Gemm", "MatMul", "LSTM", "GRU", "RNN" };
 
     public List<BlockPlan> Blocks { get; } = new();
     public int SlotCount { get; private set; }

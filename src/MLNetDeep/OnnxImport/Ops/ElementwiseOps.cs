@@ -83,6 +83,33 @@ internal static class ElementwiseOps
         yield return Variadic("Max", (a, b) => a.maximum(b), mean: false);
         yield return Variadic("Min", (a, b) => a.minimum(b), mean: false);
 
+        yield return Binary("Greater", (a, b) => a > b);
+        yield return Binary("Less", (a, b) => a < b);
+        yield return Binary("GreaterOrEqual", (a, b) => a >= b);
+        yield return Binary("LessOrEqual", (a, b) => a <= b);
+        yield return Binary("Equal", (a, b) => a == b);
+        yield return Binary("And", (a, b) => a.logical_and(b));
+        yield return Binary("Or", (a, b) => a.logical_or(b));
+        yield return Binary("Xor", (a, b) => a.logical_xor(b));
+        yield return Unary("Not", x => x.logical_not());
+        yield return new("Where", _ => (_, x) => One(where(x[0]!.to(ScalarType.Bool), x[1]!, x[2]!)), notes: "broadcasting");
+        yield return new("Range", _ => (_, x) =>
+        {
+            var (start, limit, delta) = (x[0]!, x[1]!, x[2]!);
+            if (is_floating_point(start))
+            {
+                double s = Graph.OnnxTensors.Doubles(start)[0], l = Graph.OnnxTensors.Doubles(limit)[0], d = Graph.OnnxTensors.Doubles(delta)[0];
+                if (d == 0) throw new ArgumentException("Range's delta is 0.");
+                long n = Math.Max(0, (long)Math.Ceiling((l - s) / d));
+                return One((arange(n, ScalarType.Float64, start.device) * d + s).to(start.dtype));
+            }
+            long s0 = Graph.OnnxTensors.Longs(start)[0], l0 = Graph.OnnxTensors.Longs(limit)[0], d0 = Graph.OnnxTensors.Longs(delta)[0];
+            if (d0 == 0) throw new ArgumentException("Range's delta is 0.");
+            long count = Math.Max(0, (long)Math.Ceiling((double)(l0 - s0) / d0));
+            return One((arange(count, ScalarType.Int64, start.device) * d0 + s0).to(start.dtype));
+        }, notes: "scalar start, limit, delta");
+        yield return ArgReduce("ArgMax", (x, d, k) => x.argmax(d, k));
+        yield return ArgReduce("ArgMin", (x, d, k) => x.argmin(d, k));
         yield return new("Softmax", n => SoftmaxLike(n, (x, d) => x.softmax(d)), notes: "axis; before opset 13 the input is flattened to 2-D at axis, as the spec says");
         yield return new("LogSoftmax", n => SoftmaxLike(n, (x, d) => x.log_softmax(d)), notes: "as Softmax");
         yield return new("Identity", _ => (_, x) => One(x[0]!));
@@ -108,6 +135,22 @@ internal static class ElementwiseOps
             }
             return (_, x) => One(f(x[0]!, x[1]!));
         }, notes: "numpy broadcasting (opset 7+); opset 6's broadcast/axis attributes");
+
+    private static OpDefinition ArgReduce(string op, Func<Tensor, long, bool, Tensor> f) =>
+        new(op, n =>
+        {
+            long axis = n.Int("axis", 0);
+            bool keep = n.Int("keepdims", 1) != 0, last = n.Int("select_last_index", 0) != 0;
+            return (_, x) =>
+            {
+                var input = x[0]!;
+                long a = Axis(axis, input.dim(), n);
+                if (!last) return One(f(input, a, keep));
+                // the last index of the extreme value: search the flipped tensor, map the index back
+                var flipped = input.flip(a);
+                return One(input.shape[a] - 1 - f(flipped, a, keep));
+            };
+        }, notes: "axis, keepdims, select_last_index");
 
     private static OpDefinition Variadic(string op, Func<Tensor, Tensor, Tensor> f, bool mean) =>
         new(op, _ => (_, x) =>

@@ -7,7 +7,7 @@ internal static class OnnxOperators
     public const long MinOpset = 1, MaxOpset = 23;
 
     private static readonly Dictionary<string, OpDefinition> ByType =
-        ElementwiseOps.Definitions().Concat(ShapeOps.Definitions()).Concat(LayerOps.Definitions())
+        ElementwiseOps.Definitions().Concat(ShapeOps.Definitions()).Concat(LayerOps.Definitions()).Concat(RecurrentOps.Definitions())
             .ToDictionary(d => d.OpType, StringComparer.Ordinal);
 
     /// <summary>The definition of <paramref name="opType"/>, or null when it is not supported.</summary>

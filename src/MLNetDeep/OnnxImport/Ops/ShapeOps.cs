@@ -108,7 +108,9 @@ internal static class ShapeOps
             return (_, x) =>
             {
                 var shape = LongsOf(fixedShape, x[0])!;
-                return One(value.flatten().expand(shape.Length == 0 ? Array.Empty<long>() : shape).contiguous().reshape(shape));
+                // at run time the shape comes from a tensor on the network's device; the value follows it there
+                var v = x[0] is { } s && s.device != value.device ? value.to(s.device) : value;
+                return One(v.flatten().expand(shape.Length == 0 ? Array.Empty<long>() : shape).contiguous().reshape(shape));
             };
         }, (_, _) => InputRole.Static);
         yield return new("Slice", Slice, StaticFrom(1, 10), "starts, ends, axes as attributes (< 10) or inputs (10+), steps (negative too)");
