@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using MLNetDeep.Activations;
 using MLNetDeep.Models;
 using MLNetDeep.Models.Cnn;
@@ -233,5 +234,43 @@ public sealed class OwnExportImportTests
         _out.WriteLine($"losses: {string.Join(", ", losses.Select(l => l.ToString("F4")))}");
         Assert.True(losses[^1] < losses[0], $"loss did not go down: {string.Join(", ", losses)}");
         Assert.True((recurrent - before).abs().max().item<float>() > 0, "the LSTM weights did not move");
+    }
+
+    /// <summary>A sequence tagger (bidirectional LSTM, one tag per step, rows of different lengths): the per-step probabilities [N, T, tags] match on every real step.</summary>
+    [Fact]
+    public void SequenceTagger_ImportOfExport_ScoresEveryStepLikeTheModel()
+    {
+        var ml = new MLContext(seed: 1);
+        var options = MLNetDeep.Tests.Onnx.OnnxSequenceParityTests.Options(RecurrentCell.Lstm, bidirectional: true, head: new DenseHead { HiddenSizes = new() { 16 } });
+        options.Epochs = 1;
+        options.BatchSize = 32;
+        options.Device = MLNetDeep.Runtime.ComputeDevice.Cpu;
+        var trainRows = MLNetDeep.Tests.Onnx.OnnxSequenceParityTests.TaggedRows(MLNetDeep.Tests.Support.TestData.TrainImages(256), tokens: false);
+        var testRows = MLNetDeep.Tests.Onnx.OnnxSequenceParityTests.TaggedRows(MLNetDeep.Tests.Support.TestData.TestImages(TestRows), tokens: false);
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.SequenceTagging(options))
+            .Fit(ml.Data.LoadFromEnumerable(trainRows));
+        var model = (DeepTransformer)((IEnumerable<ITransformer>)pipeline).Last();
+        var scores = pipeline.Transform(ml.Data.LoadFromEnumerable(testRows)).GetColumn<float[]>("Score").ToArray();
+        using var stream = new MemoryStream();
+        model.ExportToOnnx(stream, new OnnxExportOptions { SequenceLengthsInput = true });
+        stream.Position = 0;
+        using var imported = OnnxNetwork.Load(stream);
+        imported.eval();
+        int k = model.ClassNames.Count, width = testRows.Max(r => r.Features.Length);
+        var data = new float[testRows.Count * width];
+        for (int i = 0; i < testRows.Count; i++) testRows[i].Features.CopyTo(data, i * width);
+        var lengths = testRows.Select(r => r.Features.Length / 28).ToArray();
+        using var scope = NewDisposeScope();
+        Tensor score;
+        using (no_grad()) score = imported.ForwardAll(tensor(data, new long[] { testRows.Count, width }), tensor(lengths))[0];
+        Assert.Equal(new long[] { testRows.Count, width / 28, k }, score.shape);
+        double diff = 0;
+        for (int i = 0; i < testRows.Count; i++)
+        {
+            var row = score[i].data<float>().ToArray();
+            for (int j = 0; j < lengths[i] * k; j++) diff = Math.Max(diff, Math.Abs(scores[i][j] - row[j]));
+        }
+        _out.WriteLine($"tagger: max abs diff {diff:G3} over every real step");
+        Assert.True(diff <= Tolerance, $"max abs diff {diff}");
     }
 }
