@@ -126,19 +126,40 @@ public sealed class OnnxImportBehaviourTests
         Assert.True((net.forward(x) - expected).abs().max().item<float>() < 1e-5f);
     }
 
+    /// <summary>x [T = 5, N, 3] → bidirectional LSTM (hidden 4) with sequence lengths → Y_h.</summary>
+    private static OnnxGraphBuilder Lstm()
+    {
+        var g = new OnnxGraphBuilder(13);
+        g.Graph.Inputs.Add(Value("x", 5L, "N", 3L));
+        g.Graph.Inputs.Add(new ValueInfoProto { Name = "lengths", ElemType = OnnxDataType.Int32, Shape = new() { "N" } });
+        g.Graph.Nodes.Add(new NodeProto
+        {
+            OpType = "LSTM", Name = "lstm",
+            Inputs = { "x", g.Initializer("W", Random(2 * 16 * 3, 30), 2, 16, 3), g.Initializer("R", Random(2 * 16 * 4, 31), 2, 16, 4), g.Initializer("B", Random(2 * 32, 32), 2, 32), "lengths" },
+            Outputs = { "", "y_h" },
+            Attributes = { Int("hidden_size", 4), String("direction", "bidirectional") },
+        });
+        g.Graph.Outputs.Add(Value("y_h", 2L, "N", 4L));
+        return g;
+    }
+
     [Fact]
     public void ManyForwardCalls_LeaveNoLiveTensorsBehind()
     {
         using var net = OnnxNetwork.Load(Write(Mlp()));
         using var conv = OnnxNetwork.Load(Write(ConvBn()));
+        using var lstm = OnnxNetwork.Load(Write(Lstm()));
         using var x = tensor(Random(4 * 8, 1), new long[] { 4, 8 });
         using var image = tensor(Random(4 * 72, 2), new long[] { 4, 2, 6, 6 });
+        using var steps = tensor(Random(5 * 4 * 3, 3), new long[] { 5, 4, 3 });
+        using var lengths = tensor(new[] { 5, 3, 1, 4 });
         net.eval();
         conv.eval();
         using (no_grad())
         {
             net.forward(x).Dispose();
             conv.forward(image).Dispose();
+            foreach (var t in lstm.ForwardAll(steps, lengths)) t.Dispose();
         }
         long before = Tensor.TotalCount;
         using (no_grad())
@@ -148,6 +169,7 @@ public sealed class OnnxImportBehaviourTests
                 using var part = net.ForwardBlocks(x, 0, 2);
                 using var rest = net.ForwardBlocks(part, 2, 3);
                 using var z = conv.forward(image);
+                foreach (var t in lstm.ForwardAll(steps, lengths)) t.Dispose();
             }
         Assert.Equal(before, Tensor.TotalCount);
         net.train();
