@@ -35,6 +35,7 @@ internal sealed class OnnxSaveRoute : IMLNetSaveRoute
 {
     public ITransformer ToMLNetTransformer(DeepTransformer model, MLContext? mlContext)
     {
+        OnnxRuntimeNatives.EnsureAvailable("Saving an MLNetDeep model inside an ML.NET model (mlContext.Model.Save, ToOnnxTransformer)");
         var ml = mlContext ?? new MLContext();
         var description = model.Description;
         var spec = description.Head;
@@ -120,6 +121,14 @@ internal sealed class OnnxSaveRoute : IMLNetSaveRoute
                     "saving inside an ML.NET model rebuilds PredictedLabel's key from the names, so they must be distinct and non-empty.");
             var keyData = ml.Data.LoadFromEnumerable(names.Select(n => new KeyRow { Value = n }));
             steps.Add(ml.Transforms.Conversion.MapValueToKey(ColumnNames.PredictedLabel, ColumnNames.PredictedLabel, keyData: keyData));
+        }
+        // Output columns the trainer's options renamed (ScoreColumnName, ...): the same values under the model's names.
+        var head = TaskHead.For(spec.Kind);
+        var renamed = head.OutputColumns.Where(c => spec.Columns.NameOf(c) != new OutputColumnNames().NameOf(c)).ToList();
+        if (renamed.Count > 0)
+        {
+            foreach (var c in renamed) steps.Add(ml.Transforms.CopyColumns(spec.Columns.NameOf(c), new OutputColumnNames().NameOf(c)));
+            steps.Add(ml.Transforms.DropColumns(renamed.Select(c => new OutputColumnNames().NameOf(c)).ToArray()));
         }
         return FitInOrder(steps, empty);
     }
