@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Reflection;
 
-namespace MLNetDeep.Onnx;
+namespace MLNetDeep.MLNetInternals;
 
 /// <summary>
 /// Makes ML.NET's own <c>mlContext.Model.ConvertToOnnx</c> fail loudly on a pipeline holding an MLNetDeep model instead
