@@ -192,34 +192,37 @@ internal static class LayerOps
         };
     }
 
+    /// <summary>
+    /// A pooling node: LibTorch pads it itself (<paramref name="native"/>, on the lifted input and window with symmetric
+    /// padding) when the pads are symmetric and at most half the kernel; otherwise <paramref name="padded"/> pools an input
+    /// padded by hand (begin, end) with no padding of its own, and the result is cut to ONNX Runtime's output size.
+    /// </summary>
+    private static OpRun Pooling(SpatialWindow window, bool ceil, Func<Tensor, SpatialWindow, long[], Tensor> native,
+        Func<Tensor, SpatialWindow, long[], long[], Tensor> padded) => (_, x) =>
+    {
+        var input = x[0]!;
+        int r = window.Rank;
+        var size = input.shape[2..];
+        var (begin, end) = window.Pads(size);
+        var lw = window.Lifted();
+        if (begin.SequenceEqual(end) && begin.Select((p, i) => p <= window.Kernel[i] / 2).All(ok => ok))
+            return One(Lower(native(Lift(input, r), lw, r == 1 ? new[] { 0L, begin[0] } : begin), r));
+        return One(Trim(Lower(padded(input, lw, begin, end), r), window, size, begin, end, ceil));
+    };
+
     private static OpRun MaxPool(ImportNode n)
     {
         var window = SpatialWindow.Read(n);
         bool ceil = n.Int("ceil_mode", 0) != 0;
         n.SupportOutputs(1, "Indices");
-        return (_, x) =>
+        Tensor Pool(Tensor x, SpatialWindow w, long[] pad) => w.Rank == 2
+            ? F.max_pool2d(x, w.Kernel, w.Strides, pad, w.Dilations, ceil)
+            : F.max_pool3d(x, w.Kernel, w.Strides, pad, w.Dilations, ceil);
+        return Pooling(window, ceil, Pool, (input, w, begin, end) =>
         {
-            var input = x[0]!;
-            int r = window.Rank;
-            var size = input.shape[2..];
-            var (begin, end) = window.Pads(size);
-            var lw = window.Lifted();
-            // LibTorch pads max pooling itself when the padding is symmetric and at most half the kernel
-            if (begin.SequenceEqual(end) && begin.Select((p, i) => p <= window.Kernel[i] / 2).All(ok => ok))
-            {
-                long[] pad = r == 1 ? new[] { 0L, begin[0] } : begin;
-                var y = lw.Rank == 2
-                    ? F.max_pool2d(Lift(input, r), lw.Kernel, lw.Strides, pad, lw.Dilations, ceil)
-                    : F.max_pool3d(Lift(input, r), lw.Kernel, lw.Strides, pad, lw.Dilations, ceil);
-                return One(Lower(y, r));
-            }
             double lowest = is_floating_point(input) ? double.NegativeInfinity : MinValue(input.dtype);
-            var padded = Lift(SpatialWindow.PadSpatial(input, begin, end, lowest), r);
-            var pooled = lw.Rank == 2
-                ? F.max_pool2d(padded, lw.Kernel, lw.Strides, new long[2], lw.Dilations, ceil)
-                : F.max_pool3d(padded, lw.Kernel, lw.Strides, new long[3], lw.Dilations, ceil);
-            return One(Trim(Lower(pooled, r), window, size, begin, end, ceil));
-        };
+            return Pool(Lift(SpatialWindow.PadSpatial(input, begin, end, lowest), window.Rank), w, new long[w.Rank]);
+        });
     }
 
     private static double MinValue(ScalarType t) => t switch
@@ -247,32 +250,21 @@ internal static class LayerOps
         var window = SpatialWindow.Read(n, dilationsAllowed: false);
         bool ceil = n.Int("ceil_mode", 0) != 0;
         bool countPad = n.Int("count_include_pad", 0) != 0;
-        return (_, x) =>
-        {
-            var input = x[0]!;
-            int r = window.Rank;
-            var size = input.shape[2..];
-            var (begin, end) = window.Pads(size);
-            var lw = window.Lifted();
-            if (begin.SequenceEqual(end) && begin.Select((p, i) => p <= window.Kernel[i] / 2).All(ok => ok))
+        return Pooling(window, ceil,
+            (x, w, pad) => w.Rank == 2 ? F.avg_pool2d(x, w.Kernel, w.Strides, pad, ceil, countPad) : F.avg_pool3d(x, w.Kernel, w.Strides, pad, ceil, countPad),
+            (input, w, begin, end) =>
             {
-                long[] pad = r == 1 ? new[] { 0L, begin[0] } : begin;
-                var y = lw.Rank == 2
-                    ? F.avg_pool2d(Lift(input, r), lw.Kernel, lw.Strides, pad, ceil, countPad)
-                    : F.avg_pool3d(Lift(input, r), lw.Kernel, lw.Strides, pad, ceil, countPad);
-                return One(Lower(y, r));
-            }
-            // asymmetric or large pads: window sums over the zero-padded input divided by the number of counted
-            // positions in each window (a mask pooled the same way: ones over the input, and over the pads too when
-            // count_include_pad), which is exact for every pads / ceil_mode combination
-            var padded = Lift(SpatialWindow.PadSpatial(input, begin, end), r);
-            using var maskInput = ones(new long[] { 1, 1 }.Concat(size).ToArray(), input.dtype, input.device);
-            var mask = Lift(SpatialWindow.PadSpatial(maskInput, begin, end, countPad ? 1 : 0), r);
-            Tensor Sum(Tensor t) => lw.Rank == 2
-                ? F.avg_pool2d(t, lw.Kernel, lw.Strides, new long[2], ceil, true, 1)
-                : F.avg_pool3d(t, lw.Kernel, lw.Strides, new long[3], ceil, true, 1);
-            var result = Sum(padded) / Sum(mask);
-            return One(Trim(Lower(result, r), window, size, begin, end, ceil));
-        };
+                // asymmetric or large pads: window sums over the zero-padded input divided by the number of counted
+                // positions in each window (a mask pooled the same way: ones over the input, and over the pads too when
+                // count_include_pad), which is exact for every pads / ceil_mode combination
+                int r = window.Rank;
+                var padded = Lift(SpatialWindow.PadSpatial(input, begin, end), r);
+                using var maskInput = ones(new long[] { 1, 1 }.Concat(input.shape[2..]).ToArray(), input.dtype, input.device);
+                var mask = Lift(SpatialWindow.PadSpatial(maskInput, begin, end, countPad ? 1 : 0), r);
+                Tensor Sum(Tensor t) => w.Rank == 2
+                    ? F.avg_pool2d(t, w.Kernel, w.Strides, new long[2], ceil, true, 1)
+                    : F.avg_pool3d(t, w.Kernel, w.Strides, new long[3], ceil, true, 1);
+                return Sum(padded) / Sum(mask);
+            });
     }
 }
