@@ -54,10 +54,11 @@ public sealed class CustomNetwork : DeepNetwork
         {
             y = module.call(x); // [B, outputs] or [B]
         }
-        catch (ExternalException e)
+        catch (Exception e) when (e is ExternalException or ArgumentException or InvalidOperationException)
         {
+            // LibTorch's errors (and TorchSharp's shape checks) with the module's name and the batch shape; the C++ trace stays inside
             throw new InvalidOperationException(
-                $"Custom module '{_name}' failed on an input of shape [{string.Join(", ", x.shape)}]: {e.Message}", e);
+                $"Custom module '{_name}' failed on an input of shape [{string.Join(", ", x.shape)}]: {FirstLine(e.Message)}", e);
         }
         if (y.dim() == 1 && _outputSize == 1) y = y.unsqueeze(1); // [B] → [B, 1]
         if (y.dim() != 2 || y.shape[0] != x.shape[0] || y.shape[1] != _outputSize)
@@ -80,7 +81,7 @@ public sealed class CustomNetwork : DeepNetwork
             {
                 y = module.call(probe);
             }
-            catch (ExternalException e)
+            catch (Exception e) when (e is not OutOfMemoryException)
             {
                 throw new ArgumentException(
                     $"Custom module '{_name}' fails on its declared input [B, {string.Join(", ", arch.InputShape)}] (InputShape=[{string.Join(", ", arch.InputShape)}]): " +
