@@ -227,6 +227,22 @@ public sealed class CustomModuleOnnxTests
         public override Tensor forward(Tensor x) => x * 2;
     }
 
+    /// <summary>A user-written block an emitter is registered for (the way an imported network plugs into the walker).</summary>
+    private sealed class Tripler : nn.Module<Tensor, Tensor>
+    {
+        public Tripler() : base(nameof(Tripler)) => RegisterComponents();
+        public override Tensor forward(Tensor x) => x * 3;
+    }
+
+    [Fact]
+    public void ARegisteredEmitter_ExportsAModuleTypeTheWalkerDoesNotKnow()
+    {
+        ModuleOnnx.RegisterEmitter<Tripler>((ctx, module, path, x) => ctx.Graph.Node("Mul", new[] { x, ctx.Graph.FloatConstant("three", 3f) }, "tripled"));
+        var name = Register("plugged", c => nn.Sequential(
+            ("conv", nn.Conv2d(1, 4, 3, stride: 2)), ("triple", new Tripler()), ("relu", nn.ReLU()), ("flatten", nn.Flatten()), ("output", nn.Linear(4 * 13 * 13, c.OutputSize))));
+        CheckParity(name, new[] { 1, 28, 28 });
+    }
+
     [Fact]
     public void Unexportable_ModulesAndOptions_AreRefusedNamingThePathAndType()
     {

@@ -256,6 +256,25 @@ public sealed class CustomModuleTrainingTests
     }
 
     [Fact]
+    public void Diagnostics_NameTheModulesLayers_AndTransferFreezesAModuleByPath()
+    {
+        var train = Small;
+        using var source = Fit(Mlp(1), train);
+        var options = Mlp(1);
+        options.Diagnostics = new MLNetDeep.Diagnostics.DiagnosticsOptions();
+        options.WarmStartFrom = source;
+        options.Transfer = new MLNetDeep.Transfer.TransferOptions { FreezeModules = new[] { "module.hidden" } };
+        using var tuned = Fit(options, train);
+        var layers = tuned.History.Diagnostics.Single().Layers.Select(l => l.Layer).ToList();
+        _out.WriteLine(string.Join(", ", layers));
+        Assert.Contains("module.output", layers);
+        var before = ControlKit.Weights(source.Network).ToDictionary(w => w.Name, w => ControlKit.Flat(w.W));
+        var after = ControlKit.Weights(tuned.Network).ToDictionary(w => w.Name, w => ControlKit.Flat(w.W));
+        Assert.Equal(before["module.hidden.weight"], after["module.hidden.weight"]);      // frozen
+        Assert.NotEqual(before["module.output.weight"], after["module.output.weight"]);   // trained
+    }
+
+    [Fact]
     public void Binary_ModuleReturningOneValuePerRow_LearnsFootwear()
     {
         var ml = new MLContext(seed: 1);
