@@ -105,6 +105,9 @@ internal static class OnnxExporter
             var ctx = new OnnxExportContext(g, options, arch, model.Network) { InputPreTruncated = padded };
             raw = exporter.Emit(ctx, networkInput);
         }
+        // Non-finite inputs give NaN outputs in every family, as the CNN's convolutions do by themselves (a recurrent
+        // graph can turn a NaN row into plausible scores). The transformer refuses such rows; a graph can only say NaN.
+        if (arch.Layout is not Data.TokenSequenceLayout) raw = NanGuard(g, inputName, raw, spec.Kind == PredictionKind.SequenceTagging ? 3 : 2);
         long? maxSteps = null;
         if (padded && arch.Layout is Data.SequenceLayout kept)
             maxSteps = Math.Min(rowValues!.Value / kept.ValuesPerStep, kept.MaxLength ?? int.MaxValue);
@@ -138,6 +141,18 @@ internal static class OnnxExporter
         proto.MetadataProps.Add((OnnxNames.OutputsKey, string.Join(",", outputs)));
         proto.MetadataProps.Add((OnnxNames.ArchitectureKey, JsonSerializer.Serialize(arch, Json.Options)));
         return proto;
+    }
+
+    /// <summary>
+    /// raw + 0 · Σ(row's inputs): unchanged for finite rows, NaN everywhere for a row with a NaN or infinite value.
+    /// <paramref name="rank"/> is raw's rank (2: [N, outputs]; 3: [N, T, outputs]).
+    /// </summary>
+    private static string NanGuard(OnnxGraphBuilder g, string input, string raw, int rank)
+    {
+        var sum = g.Node("ReduceSum", new[] { input, g.Int64Constant("axes_1", new long[] { 1 }, 1) }, "row_input_sum", Int("keepdims", 1)); // [N, 1]
+        var zeroOrNan = g.Node("Mul", new[] { sum, g.FloatConstant("zero_times", 0f) }, "zero_or_nan_per_row");
+        if (rank == 3) zeroOrNan = g.Node("Unsqueeze", new[] { zeroOrNan, g.Int64Constant("axes_2", new long[] { 2 }, 1) }, "zero_or_nan_per_row_3d");
+        return g.Node("Add", new[] { raw, zeroOrNan }, "raw_nan_guarded");
     }
 
     /// <summary>The graph's outputs for a task, in order: the transformer's output columns.</summary>
