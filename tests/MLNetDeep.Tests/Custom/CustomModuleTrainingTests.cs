@@ -275,6 +275,39 @@ public sealed class CustomModuleTrainingTests
     }
 
     [Fact]
+    public void Transfer_ToANewClassCount_ReinitialisesTheModulesOutputLayer()
+    {
+        using var source = Fit(Mlp(2), Small);
+        // a new task with 3 classes: tops, footwear, other
+        var ml = new MLContext(seed: 1);
+        static string Group(string label) => label switch
+        {
+            "T-shirt/top" or "Pullover" or "Shirt" or "Coat" => "top",
+            "Sandal" or "Sneaker" or "Ankle boot" => "footwear",
+            _ => "other",
+        };
+        var images = TestData.TrainImages(1200).Select(i => new FashionMnistImage { Features = i.Features, Label = Group(i.Label) }).ToList();
+        var key = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(images));
+        var train = key.Transform(ml.Data.LoadFromEnumerable(images.Take(800)));
+        var test = key.Transform(ml.Data.LoadFromEnumerable(images.Skip(800)));
+        var options = Mlp(2);
+        options.WarmStartFrom = source;
+        // ReplaceOutputLayer allows the new class count; the custom module's own output layer is named in ReinitializeModules
+        options.Transfer = new MLNetDeep.Transfer.TransferOptions
+        {
+            ReplaceOutputLayer = true, ReinitializeModules = new[] { "module.output" }, FreezeModules = new[] { "module.hidden" },
+        };
+        using var tuned = Fit(options, train);
+        Assert.Equal(3, tuned.ClassNames.Count);
+        double accuracy = ml.MulticlassClassification.Evaluate(tuned.Transform(test)).MicroAccuracy;
+        double majority = images.Skip(800).GroupBy(i => i.Label).Max(g => g.Count()) / 400.0;
+        _out.WriteLine($"3-class accuracy on a frozen 10-class body: {accuracy:F4} (majority class {majority:F4})");
+        Assert.True(accuracy >= majority + 0.25, $"accuracy {accuracy:F4} is not well above the majority class's {majority:F4}");
+        var hidden = (ControlKit.Weights(source.Network).Single(w => w.Name == "module.hidden.weight").W, ControlKit.Weights(tuned.Network).Single(w => w.Name == "module.hidden.weight").W);
+        Assert.Equal(ControlKit.Flat(hidden.Item1), ControlKit.Flat(hidden.Item2));
+    }
+
+    [Fact]
     public void Binary_ModuleReturningOneValuePerRow_LearnsFootwear()
     {
         var ml = new MLContext(seed: 1);
