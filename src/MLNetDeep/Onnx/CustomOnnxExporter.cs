@@ -27,6 +27,8 @@ internal sealed class CustomOnnxExporter : OnnxNetworkExporter
         var device = network.parameters().FirstOrDefault()?.device ?? CPU;
         var probe = zeros(new[] { 1L }.Concat(shape.Skip(1)).ToArray(), device: device); // one row through the real modules, for the shapes
         var raw = ModuleOnnx.Emit(ctx, network.Module, "module", x, ref probe);
+        // one value per row as [N] becomes [N, 1], as CustomNetwork.forward does: the head expects [N, outputs]
+        if (probe.dim() == 1) raw = g.Node("Reshape", new[] { raw, g.Int64Constant("shape_outputs", new long[] { -1, 1 }, 2) }, "outputs");
         ctx.CheckAllParametersUsed();
         return raw;
     }

@@ -24,7 +24,8 @@ internal static class ModuleOnnx
     /// <summary>The layers the walker writes, for messages.</summary>
     internal const string Exportable =
         "Sequential, Linear, Conv1d, Conv2d, BatchNorm1d, BatchNorm2d, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d/2d(1), " +
-        "Flatten, Dropout, Dropout1d, Dropout2d, AlphaDropout, Identity, ReLU, ReLU6, LeakyReLU, ELU, SELU, GELU, Sigmoid, Tanh, Softplus, SiLU, Hardswish";
+        "Flatten, Dropout, Dropout1d, Dropout2d, AlphaDropout, Identity, ReLU, ReLU6, LeakyReLU, ELU, SELU, GELU, Sigmoid, Tanh, Softplus, SiLU, Hardswish, " +
+        "Softmax, LogSoftmax";
 
     /// <summary>Adds (or replaces) the emitter of modules of exactly type <typeparamref name="TModule"/>.</summary>
     public static void RegisterEmitter<TModule>(Emitter emitter) where TModule : nn.Module<Tensor, Tensor>
@@ -73,6 +74,10 @@ internal static class ModuleOnnx
                 return FlattenNode(g, f, x, input, probe, hint, label);
             case Dropout or Dropout1d or Dropout2d or AlphaDropout or TorchSharp.Modules.Identity:
                 return x; // the identity at inference
+            case LogSoftmax ls:
+                return g.Node("LogSoftmax", new[] { x }, hint, Int("axis", ls.dim < 0 ? ls.dim + input.dim() : ls.dim));
+            case Softmax sm:
+                return g.Node("Softmax", new[] { x }, hint, Int("axis", sm.dim < 0 ? sm.dim + input.dim() : sm.dim));
             case ReLU6:
                 return g.Node("Clip", new[] { x, g.FloatConstant("zero", 0f), g.FloatConstant("six", 6f) }, hint);
             case Hardswish:
@@ -159,7 +164,12 @@ internal static class ModuleOnnx
         long start = f.start_dim < 0 ? f.start_dim + rank : f.start_dim;
         long end = f.end_dim < 0 ? f.end_dim + rank : f.end_dim;
         if (start == 0)
+        {
+            // flattening [B, 1, ...] to [B] (a common way to return one value per row) keeps the rows; anything else mixes them
+            if (end == rank - 1 && input.shape.Skip(1).All(d => d == 1))
+                return g.Node("Reshape", new[] { x, g.Int64Constant("shape_rows", new long[] { -1 }, 1) }, hint);
             throw new OnnxExportException(label, "it flattens the batch dimension (start_dim = 0); the exported graph keeps one output row per input row.");
+        }
         if (start == 1 && end == rank - 1) return g.Node("Flatten", new[] { x }, hint, Int("axis", 1));
         // other ranges: reshape to the probe's output shape, any batch size
         var shape = new[] { -1L }.Concat(output.shape.Skip(1)).ToArray();

@@ -185,6 +185,32 @@ public sealed class CustomModuleOnnxTests
             ("flatten", nn.Flatten()), ("output", nn.Linear(8 * 7 * 7, c.OutputSize))));
         CheckParity(name, new[] { 1, 28, 28 }, PredictionKind.BinaryClassification);
         CheckParity(name, new[] { 1, 28, 28 }, PredictionKind.Regression);
+        // one value per row as [B]: Flatten(0) of [B, 1]
+        CheckParity(TestModules.FlatOutput, new[] { 784 }, PredictionKind.BinaryClassification);
+    }
+
+    [Fact]
+    public void ARowWithANaN_ScoresNaN_InTheExportedGraph()
+    {
+        var ml = new MLContext(seed: 1);
+        var (_, model) = Train(ml, PredictionKind.MulticlassClassification, TestModules.SequentialCnn, new[] { 1, 28, 28 });
+        using var stream = new MemoryStream();
+        model.ExportToOnnx(stream);
+        var rows = TestFeatures(2);
+        rows[1] = (float[])rows[1].Clone();
+        rows[1][100] = float.NaN;
+        var scores = RunOnnx(stream.ToArray(), rows, 2)["Score"].Cast<float>().ToArray();
+        Assert.All(scores.Take(10), v => Assert.True(float.IsFinite(v)));
+        Assert.All(scores.Skip(10), v => Assert.True(float.IsNaN(v))); // max pooling alone could hide a NaN pixel
+    }
+
+    [Fact]
+    public void LogSoftmaxOutput_TrainsAndExports()
+    {
+        // log-probabilities as "logits": cross-entropy's own log-softmax leaves them unchanged, and Score is their softmax
+        var name = Register("log-softmax", c => nn.Sequential(
+            ("flatten", nn.Flatten()), ("hidden", nn.Linear(784, 32)), ("gelu", nn.GELU()), ("output", nn.Linear(32, c.OutputSize)), ("log_softmax", nn.LogSoftmax(1))));
+        CheckParity(name, new[] { 784 });
     }
 
     [Fact]

@@ -37,6 +37,8 @@ public sealed class CustomArchitecture : NetworkArchitecture
             throw new ArgumentException("ModuleName must name a registered custom module (CustomModules.Register). Received: an empty name.", nameof(ModuleName));
         if (InputShape is null || InputShape.Length == 0)
             throw new ArgumentException("InputShape must give the shape of one row without the batch dimension, e.g. new[] { 1, 28, 28 }. Received: an empty shape.", nameof(InputShape));
+        if (Kind is not (PredictionKind.MulticlassClassification or PredictionKind.BinaryClassification or PredictionKind.Regression))
+            throw new ArgumentOutOfRangeException(nameof(Kind), Kind, $"Custom modules train multiclass, binary and regression models. Received: Kind={Kind}");
         if (InputShape.Any(d => d <= 0))
             throw new ArgumentOutOfRangeException(nameof(InputShape), $"[{string.Join(", ", InputShape)}]",
                 $"InputShape dimensions must be > 0. Received: InputShape=[{string.Join(", ", InputShape)}]");
