@@ -307,6 +307,37 @@ public sealed class CustomModuleTrainingTests
         Assert.Equal(ControlKit.Flat(hidden.Item1), ControlKit.Flat(hidden.Item2));
     }
 
+    /// <summary>A module whose forward makes temporaries without a dispose scope of its own (as users write them).</summary>
+    private sealed class CarelessMlp : TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor>
+    {
+        private readonly TorchSharp.Modules.Linear hidden;
+        private readonly TorchSharp.Modules.Linear output;
+
+        public CarelessMlp(long inputs, int outputs) : base(nameof(CarelessMlp))
+        {
+            hidden = TorchSharp.torch.nn.Linear(inputs, 16);
+            output = TorchSharp.torch.nn.Linear(16, outputs);
+            RegisterComponents();
+        }
+
+        // x: [B, 784] → [B, outputs]; the intermediates are left to the caller's scope
+        public override TorchSharp.torch.Tensor forward(TorchSharp.torch.Tensor x) =>
+            output.call(TorchSharp.torch.nn.functional.dropout(TorchSharp.torch.nn.functional.relu(hidden.call(x * 1.0f)), 0.1, training));
+    }
+
+    [Fact]
+    public void ManyEpochs_OfAModuleWithoutItsOwnDisposeScope_KeepTheLiveTensorCount()
+    {
+        CustomModules.Register("tests.careless-mlp", c => new CarelessMlp(c.InputSize, c.OutputSize));
+        var (train, val) = ControlKit.Data(Ml, 256, 128);
+        var options = new CustomModuleOptions { ModuleName = "tests.careless-mlp", InputShape = new[] { 784 }, Epochs = 12, BatchSize = 32, Seed = 1 };
+        var live = new Dictionary<int, long>();
+        options.Callbacks.Add(new ControlKit.Hook { EpochEnd = (_, s) => live[s.Epoch] = TorchSharp.torch.Tensor.TotalCount });
+        using var model = Fit(options, train, val);
+        _out.WriteLine(string.Join(", ", live.Select(kv => $"epoch {kv.Key}: {kv.Value}")));
+        Assert.Equal(live[2], live[12]);
+    }
+
     [Fact]
     public void Binary_ModuleReturningOneValuePerRow_LearnsFootwear()
     {
