@@ -8,6 +8,7 @@ using MLNetDeep.Datasets;
 using MLNetDeep.Models;
 using MLNetDeep.Models.Cnn;
 using MLNetDeep.Models.Sequence;
+using MLNetDeep.Onnx;
 using MLNetDeep.Optimizers;
 using MLNetDeep.Regularization;
 using MLNetDeep.Scoring;
@@ -260,5 +261,60 @@ public class ReliabilityTests
         Assert.Contains("the loss exploded", model.History.StopReason);
         Assert.NotNull(model.History.RestoredEpoch);
         Assert.True(ControlKit.Accuracy(Ml, model, Small.Value.Test) > 0.5);
+    }
+}
+
+/// <summary>Files a user passes or keeps: sweep databases and ML.NET model zips (issue #12, items 11 and 12).</summary>
+public class FileReliabilityTests
+{
+    private static string TempDir() => Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "mlnetdeep-files-" + Guid.NewGuid().ToString("N")[..8])).FullName;
+
+    [Fact]
+    public void A_garbage_or_unwritable_sweep_file_is_named_with_the_fix()
+    {
+        var dir = TempDir();
+        var garbage = Path.Combine(dir, "sweep.db");
+        File.WriteAllText(garbage, "these are not the bytes of a SQLite database, but a sweep file nonetheless........");
+        var e = Assert.Throws<IOException>(() => new MLNetDeep.Sweeps.SqliteSweepStorage(garbage));
+        Assert.Contains($"The sweep file '{garbage}' is not a SQLite database", e.Message);
+        Assert.Contains("Pass another path", e.Message);
+        // /proc can't hold files, not even for root (CI runs as root, so a chmod'ed file would still be writable).
+        var unwritable = "/proc/self/mlnetdeep-sweep.db";
+        var e2 = Assert.Throws<IOException>(() => new MLNetDeep.Sweeps.SqliteSweepStorage(unwritable));
+        Assert.Contains($"The sweep file '{unwritable}'", e2.Message);
+        Assert.Contains("can't be written", e2.Message);
+        Directory.Delete(dir, true);
+    }
+
+    [Fact]
+    public void A_damaged_model_zip_is_named_and_a_failed_save_keeps_the_old_zip()
+    {
+        var ml = new MLContext(seed: 1);
+        var (train, test) = ControlKit.Data(ml, 200, 20);
+        var model = ml.Transforms.CopyColumns("Pixels", "Features").Append(ml.MulticlassClassification.Trainers.Cnn(Tiny.Options())).Fit(train);
+        var dir = TempDir();
+        var path = Path.Combine(dir, "model.zip");
+        ml.Model.SaveAtomic(model, train.Schema, path);
+        var good = File.ReadAllBytes(path);
+        var loaded = ml.Model.LoadChecked(path, out _);
+        Assert.Equal(ml.MulticlassClassification.Evaluate(model.Transform(test)).MicroAccuracy,
+            ml.MulticlassClassification.Evaluate(loaded.Transform(test)).MicroAccuracy, 5);
+
+        // A save that fails half-way (here: the network was disposed) leaves the old zip as it was, and no temporary file.
+        model.LastTransformer.Dispose();
+        Assert.ThrowsAny<Exception>(() => ml.Model.SaveAtomic(model, train.Schema, path));
+        Assert.Equal(good, File.ReadAllBytes(path));
+        Assert.Single(Directory.GetFiles(dir));
+
+        // Damaged bytes inside an entry: named, not three nested TargetInvocationExceptions.
+        var damaged = good.ToArray();
+        for (int i = damaged.Length / 2; i < damaged.Length / 2 + 64; i++) damaged[i] ^= 0x5A;
+        var bad = Path.Combine(dir, "damaged.zip");
+        File.WriteAllBytes(bad, damaged);
+        var e = Assert.Throws<InvalidDataException>(() => ml.Model.LoadChecked(bad, out _));
+        Assert.Contains($"The model zip '{bad}' is damaged: its entry", e.Message);
+        File.WriteAllText(bad, "not a zip");
+        Assert.Contains("is not an ML.NET model zip", Assert.Throws<InvalidDataException>(() => ml.Model.LoadChecked(bad, out _)).Message);
+        Directory.Delete(dir, true);
     }
 }
