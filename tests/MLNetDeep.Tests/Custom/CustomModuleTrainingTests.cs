@@ -237,6 +237,25 @@ public sealed class CustomModuleTrainingTests
     }
 
     [Fact]
+    public void Regularization_ReachesTheModulesWeights_MaxNormBoundsEveryUnit()
+    {
+        var freeOptions = Mlp(1);
+        freeOptions.Optimizer = new Sgd { LearningRate = 0.5 }; // large steps, so unconstrained rows grow past the bound
+        var options = Mlp(1);
+        options.Optimizer = new Sgd { LearningRate = 0.5 };
+        options.Regularization = new MLNetDeep.Regularization.RegularizationOptions { MaxNorm = 0.3 };
+        using var bounded = Fit(options, Small);
+        using var free = Fit(freeOptions, Small);
+        static double[] RowNorms(DeepTransformer m, string name) =>
+            ControlKit.Weights(m.Network).Single(w => w.Name == name).W.detach().norm(1).data<float>().ToArray().Select(v => (double)v).ToArray();
+        foreach (var name in new[] { "module.hidden.weight", "module.output.weight" })
+        {
+            Assert.All(RowNorms(bounded, name), n => Assert.True(n <= 0.3 + 1e-5, $"{name}: a row's norm is {n}"));
+            Assert.Contains(RowNorms(free, name), n => n > 0.3); // the bound did something
+        }
+    }
+
+    [Fact]
     public void ModuleOptions_AreSavedAndRebuiltOnLoad_AndTheUsersObjectIsNotChanged()
     {
         var module = new MlpOptions { Hidden = 24, Dropout = 0.1 };
