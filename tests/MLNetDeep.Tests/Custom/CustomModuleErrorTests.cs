@@ -147,6 +147,23 @@ public sealed class CustomModuleErrorTests
     }
 
     [Fact]
+    public void AFactoryReturningTheSameInstanceTwice_IsRefused()
+    {
+        var shared = TestModules.MlpModule(784, 8, 0, 10);
+        CustomModules.Register("tests.singleton", _ => shared);
+        try
+        {
+            using var first = new CustomModuleTrainer(Options("tests.singleton", 784), PredictionKind.MulticlassClassification).Fit(Train.Value);
+            var e = Throws<InvalidOperationException>(() => Fit(Options("tests.singleton", 784)));
+            Assert.Contains("returned a module it had returned before", e.Message);
+        }
+        finally
+        {
+            CustomModules.Unregister("tests.singleton");
+        }
+    }
+
+    [Fact]
     public void Register_IsThreadSafe()
     {
         var names = Enumerable.Range(0, 64).Select(i => $"tests.parallel-{i}").ToArray();

@@ -29,15 +29,35 @@ public sealed class CustomNetwork : DeepNetwork
         {
             built = registration.Create(arch.Context(outputSize), options);
         }
-        catch (Exception e) when (e is ExternalException or InvalidCastException)
+        catch (ExternalException e)
         {
-            throw new InvalidOperationException($"The factory of custom module '{_name}' failed: {e.Message}", e);
+            throw new InvalidOperationException($"The factory of custom module '{_name}' failed in LibTorch: {FirstLine(e.Message)}", e);
         }
         module = built ?? throw new InvalidOperationException($"The factory of custom module '{_name}' returned null; it must return a new module.");
-        if (initializer is not null) Initialize(module, initializer);
-        RegisterComponents();
-        CheckOutput(arch);
+        // A factory that hands out one instance again would make two models share (and train) the same weights.
+        lock (Wrapped)
+        {
+            if (Wrapped.TryGetValue(module, out _))
+                throw new InvalidOperationException(
+                    $"The factory of custom module '{_name}' returned a module it had returned before. It must build a new module on every call " +
+                    $"(e.g. CustomModules.Register(\"{_name}\", context => new MyModule(...))), because each trained or loaded model owns its weights.");
+            Wrapped.Add(module, this);
+        }
+        try
+        {
+            if (initializer is not null) Initialize(module, initializer);
+            RegisterComponents();
+            CheckOutput(arch);
+        }
+        catch
+        {
+            module.Dispose();
+            throw;
+        }
     }
+
+    /// <summary>The modules already inside a network (weakly held), to refuse a factory that returns one again.</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<nn.Module, CustomNetwork> Wrapped = new();
 
     /// <summary>The user's module (to inspect after training, e.g. <c>(SmallCnn)network.Module</c>).</summary>
     public nn.Module<Tensor, Tensor> Module => module;
