@@ -50,7 +50,9 @@ internal static class OnnxTensors
         return t;
     }
 
-    private static long[] Widen(byte[] bytes, int size, Func<ReadOnlySpan<byte>, long> read)
+    private delegate long SpanReader(ReadOnlySpan<byte> bytes); // Func<ReadOnlySpan<byte>, long> needs .NET 9 (the core also targets net8.0)
+
+    private static long[] Widen(byte[] bytes, int size, SpanReader read)
     {
         var values = new long[bytes.Length / size];
         for (int i = 0; i < values.Length; i++) values[i] = read(bytes.AsSpan(i * size, size));
