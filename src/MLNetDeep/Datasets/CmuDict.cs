@@ -147,6 +147,24 @@ public static class CmuDict
     /// <summary>The 39 phonemes as key data for <c>MapValueToKey</c>: keys 1..39 in <see cref="Phonemes"/> order (the ids of <see cref="PhonemeIds"/>).</summary>
     public static IDataView PhonemeKeys(MLContext mlContext) => KeyData(mlContext, Phonemes);
 
+    /// <summary>
+    /// The ML.NET featurization of the G2P task, for the seq2seq trainer: the Word column → TokenizeIntoCharactersAsKeys →
+    /// MapKeyToValue → MapValueToKey with <see cref="LetterKeys"/> gives <paramref name="lettersColumn"/> (27 keys, the ids of
+    /// <see cref="LetterIds"/>); the Phonemes column → TokenizeIntoWords → MapValueToKey with <see cref="PhonemeKeys"/> gives
+    /// <paramref name="phonemesColumn"/> (39 keys, the ids of <see cref="PhonemeIds"/>). The key sets are the dictionary's, so
+    /// what the chain is fitted on does not matter.
+    /// </summary>
+    public static IEstimator<ITransformer> Featurize(MLContext mlContext, string lettersColumn = "Letters", string phonemesColumn = "Label")
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        var t = mlContext.Transforms;
+        return t.Text.TokenizeIntoCharactersAsKeys(lettersColumn, nameof(G2PEntry.Word), useMarkerCharacters: false)
+            .Append(t.Conversion.MapKeyToValue(lettersColumn))
+            .Append(t.Conversion.MapValueToKey(lettersColumn, keyData: LetterKeys(mlContext)))
+            .Append(t.Text.TokenizeIntoWords(phonemesColumn, nameof(G2PEntry.Phonemes)))
+            .Append(t.Conversion.MapValueToKey(phonemesColumn, keyData: PhonemeKeys(mlContext)));
+    }
+
     private static IDataView KeyData(MLContext mlContext, IEnumerable<string> values)
     {
         ArgumentNullException.ThrowIfNull(mlContext);

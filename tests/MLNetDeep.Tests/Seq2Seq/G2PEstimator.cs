@@ -16,13 +16,6 @@ internal static class G2PEstimator
 {
     public static readonly MLContext Ml = new(seed: 1);
 
-    public static IEstimator<ITransformer> Featurize(MLContext ml) =>
-        ml.Transforms.Text.TokenizeIntoCharactersAsKeys("Letters", "Word", useMarkerCharacters: false)
-            .Append(ml.Transforms.Conversion.MapKeyToValue("Letters"))
-            .Append(ml.Transforms.Conversion.MapValueToKey("Letters", keyData: CmuDict.LetterKeys(ml)))
-            .Append(ml.Transforms.Text.TokenizeIntoWords("Label", "Phonemes"))
-            .Append(ml.Transforms.Conversion.MapValueToKey("Label", keyData: CmuDict.PhonemeKeys(ml)));
-
     /// <summary>The small architecture of <see cref="G2PData.Architecture"/> as estimator options (bi-LSTM 64 → LSTM 64, Luong general).</summary>
     public static Seq2SeqOptions Options(int hidden = 64, int epochs = 4, int seed = 1) => new()
     {
@@ -44,7 +37,7 @@ internal static class G2PEstimator
     public static IDataView Rows(IEnumerable<G2PEntry> entries) => Featurizer.Value.Transform(Ml.Data.LoadFromEnumerable(entries.ToList()));
 
     /// <summary>The fitted featurization (the key sets are the dictionary's, so what it is fitted on does not matter).</summary>
-    public static readonly Lazy<ITransformer> Featurizer = new(() => Featurize(Ml).Fit(CmuDict.Load(Ml, CmuDictSplit.Train, 10)));
+    public static readonly Lazy<ITransformer> Featurizer = new(() => CmuDict.Featurize(Ml).Fit(CmuDict.Load(Ml, CmuDictSplit.Train, 10)));
 
     /// <summary>Trained once per test run on 3,000 words (4 epochs) with 200 validation words, and shared.</summary>
     public static readonly Lazy<DeepTransformer> Trained = new(() =>
