@@ -105,7 +105,7 @@ internal sealed class Seq2SeqHead : TaskHead
     /// <summary>Metrics of decoded rows (<see cref="Decode"/>'s layout) against the step targets.</summary>
     public override Dictionary<string, double> Metrics(HeadSpec spec, Tensor output, Tensor labels)
     {
-        var predictions = Rows(output).Select(r => (IReadOnlyList<int>)r.Tokens).ToList();
+        var predictions = Rows(output).Select(r => (IReadOnlyList<int>)r).ToList();
         int k = spec.ClassNames.Length;
         long width = labels.shape[1];
         var targets = labels.cpu().data<long>().ToArray();
@@ -152,23 +152,18 @@ internal sealed class Seq2SeqHead : TaskHead
         return tensor(rows, new long[] { predictions.Length, width });
     }
 
-    /// <summary>The rows of a <see cref="Decode"/> tensor: tokens and log-probability.</summary>
-    private static IEnumerable<(int[] Tokens, float LogProbability)> Rows(Tensor decoded)
+    /// <summary>The token ids of each row of a <see cref="Decode"/> tensor.</summary>
+    private static IEnumerable<int[]> Rows(Tensor decoded)
     {
         long width = decoded.shape[1];
         var values = decoded.cpu().data<float>().ToArray();
         for (long i = 0; i < decoded.shape[0]; i++)
         {
             var row = values.AsSpan((int)(i * width), (int)width);
-            yield return (Tokens(row), row[1]);
+            var tokens = new int[(int)row[0]];
+            for (int t = 0; t < tokens.Length; t++) tokens[t] = (int)row[2 + t];
+            yield return tokens;
         }
-    }
-
-    private static int[] Tokens(ReadOnlySpan<float> row)
-    {
-        var tokens = new int[(int)row[0]];
-        for (int t = 0; t < tokens.Length; t++) tokens[t] = (int)row[2 + t];
-        return tokens;
     }
 
     public override string? SingleGraphOnnxUnsupported(HeadSpec spec) =>

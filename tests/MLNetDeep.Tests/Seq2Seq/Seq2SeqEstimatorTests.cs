@@ -190,4 +190,33 @@ public sealed class Seq2SeqEstimatorTests
         Assert.Contains("ExportSeq2SeqToOnnx", message);
         Assert.Contains("DeepTransformer.Save", message);
     }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void TheEstimatorsOutputSchema_IsTheTrainedModels(bool logProbability)
+    {
+        var options = G2PEstimator.Options();
+        options.LogProbabilityColumn = logProbability;
+        var keyValues = new SchemaShape(new[] { MLNetInternals.MLNetBridge.MakeColumn("KeyValues", SchemaShape.Column.VectorKind.Vector, TextDataViewType.Instance, false) });
+        var input = new SchemaShape(new[]
+        {
+            MLNetInternals.MLNetBridge.MakeColumn("Letters", SchemaShape.Column.VectorKind.VariableVector, NumberDataViewType.UInt32, true, keyValues),
+            MLNetInternals.MLNetBridge.MakeColumn("Label", SchemaShape.Column.VectorKind.VariableVector, NumberDataViewType.UInt32, true, keyValues),
+        });
+        var shape = Ml.MulticlassClassification.Trainers.Seq2Seq(options).GetOutputSchema(input);
+        var predicted = shape.Single(c => c.Name == "PredictedLabel");
+        Assert.Equal(SchemaShape.Column.VectorKind.VariableVector, predicted.Kind);
+        Assert.True(predicted.IsKey);
+        Assert.Equal(logProbability, shape.Any(c => c.Name == "Score"));
+
+        using var model = G2PEstimator.Trained.Value.WithDecoding(new Seq2SeqDecodeOptions(), logProbabilityColumn: logProbability);
+        var schema = model.Transform(Featurized(TestWords(2))).Schema;
+        var label = schema["PredictedLabel"];
+        Assert.Equal(new VectorDataViewType(new KeyDataViewType(typeof(uint), CmuDict.Phonemes.Count)), label.Type);
+        var names = default(VBuffer<ReadOnlyMemory<char>>);
+        label.Annotations.GetValue("KeyValues", ref names);
+        Assert.Equal(CmuDict.Phonemes, names.DenseValues().Select(v => v.ToString()));
+        Assert.Equal(logProbability, schema.GetColumnOrNull("Score") is { Type: NumberDataViewType t } && t == NumberDataViewType.Single);
+    }
 }
