@@ -121,6 +121,14 @@ internal sealed class OnnxSaveRoute : IMLNetSaveRoute
             var keyData = ml.Data.LoadFromEnumerable(names.Select(n => new KeyRow { Value = n }));
             steps.Add(ml.Transforms.Conversion.MapValueToKey(ColumnNames.PredictedLabel, ColumnNames.PredictedLabel, keyData: keyData));
         }
+        // Output columns the trainer's options renamed (ScoreColumnName, ...): the same values under the model's names.
+        var head = TaskHead.For(spec.Kind);
+        var renamed = head.OutputColumns.Where(c => spec.Columns.NameOf(c) != new OutputColumnNames().NameOf(c)).ToList();
+        if (renamed.Count > 0)
+        {
+            foreach (var c in renamed) steps.Add(ml.Transforms.CopyColumns(spec.Columns.NameOf(c), new OutputColumnNames().NameOf(c)));
+            steps.Add(ml.Transforms.DropColumns(renamed.Select(c => new OutputColumnNames().NameOf(c)).ToArray()));
+        }
         return FitInOrder(steps, empty);
     }
 

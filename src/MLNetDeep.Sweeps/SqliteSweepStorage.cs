@@ -23,18 +23,37 @@ public sealed class SqliteSweepStorage : ISweepStorage
         var dir = System.IO.Path.GetDirectoryName(Path);
         if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
         _db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false, DefaultTimeout = 30 }.ToString());
-        _db.Open();
-        Exec("PRAGMA journal_mode=WAL;");
-        Exec("PRAGMA synchronous=FULL;");
-        Exec("PRAGMA busy_timeout=30000;");
-        Exec(@"CREATE TABLE IF NOT EXISTS sweeps (
-                 name TEXT PRIMARY KEY, space TEXT NOT NULL, metric TEXT NOT NULL, direction TEXT NOT NULL, created_at TEXT NOT NULL);
-               CREATE TABLE IF NOT EXISTS trials (
-                 sweep TEXT NOT NULL, number INTEGER NOT NULL, params TEXT NOT NULL, status TEXT NOT NULL, value REAL,
-                 intermediate TEXT NOT NULL DEFAULT '{}', error TEXT, worker TEXT, attempts INTEGER NOT NULL DEFAULT 0,
-                 started_at TEXT, ended_at TEXT, duration_s REAL NOT NULL DEFAULT 0, heartbeat TEXT,
-                 PRIMARY KEY (sweep, number));");
+        try
+        {
+            _db.Open();
+            Exec("PRAGMA journal_mode=WAL;");
+            Exec("PRAGMA synchronous=FULL;");
+            Exec("PRAGMA busy_timeout=30000;");
+            Exec(@"CREATE TABLE IF NOT EXISTS sweeps (
+                     name TEXT PRIMARY KEY, space TEXT NOT NULL, metric TEXT NOT NULL, direction TEXT NOT NULL, created_at TEXT NOT NULL);
+                   CREATE TABLE IF NOT EXISTS trials (
+                     sweep TEXT NOT NULL, number INTEGER NOT NULL, params TEXT NOT NULL, status TEXT NOT NULL, value REAL,
+                     intermediate TEXT NOT NULL DEFAULT '{}', error TEXT, worker TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+                     started_at TEXT, ended_at TEXT, duration_s REAL NOT NULL DEFAULT 0, heartbeat TEXT,
+                     PRIMARY KEY (sweep, number));");
+        }
+        catch (SqliteException e)
+        {
+            _db.Dispose();
+            throw Unusable(Path, e);
+        }
     }
+
+    /// <summary>What is wrong with a sweep file SQLite refused, and the fix (SQLite's own message says "file is not a database" or "readonly").</summary>
+    private static IOException Unusable(string path, SqliteException e) => e.SqliteErrorCode switch
+    {
+        26 => new IOException($"The sweep file '{path}' is not a SQLite database (SQLite: {e.Message}). Pass another path for the sweep, " +
+                              "or delete or move that file if it is an old or damaged sweep.", e),                                 // SQLITE_NOTADB
+        8 or 14 => new IOException($"The sweep file '{path}' (or its folder, where SQLite writes its journal) can't be written " +
+                                   $"(SQLite: {e.Message}). Give this process write access to both, or pass a path in a writable folder.", e), // READONLY, CANTOPEN
+        11 => new IOException($"The sweep file '{path}' is damaged (SQLite: {e.Message}). Delete it to start the sweep over, or pass another path.", e), // CORRUPT
+        _ => new IOException($"SQLite can't use the sweep file '{path}': {e.Message}", e),
+    };
 
     /// <summary>The database file.</summary>
     public string Path { get; }

@@ -27,6 +27,19 @@ public sealed class DenseHead
     /// <summary>Where batch norm goes relative to the activation (with <see cref="BatchNorm"/>). Default before it.</summary>
     public BatchNormPlacement BatchNormPlacement { get; set; } = BatchNormPlacement.BeforeActivation;
 
+    /// <summary>Parameters of the head's layers for an input of <paramref name="inputSize"/> values.</summary>
+    internal IEnumerable<ParameterCount> CountParameters(long inputSize, int outputSize, string owner)
+    {
+        long width = inputSize;
+        for (int i = 0; i < HiddenSizes.Count; i++)
+        {
+            long h = HiddenSizes[i];
+            yield return new ParameterCount($"{owner}.HiddenSizes[{i}] (a dense layer of {h} units on {width} inputs)", width * h + h + (BatchNorm ? 4 * h : 0));
+            width = h;
+        }
+        yield return new ParameterCount($"the output layer ({outputSize} units on {width} inputs{(HiddenSizes.Count == 0 && width > 1_000_000 ? $", after flattening {width} values" : "")})", width * outputSize + outputSize);
+    }
+
     internal void Validate(string owner)
     {
         if (HiddenSizes is null) throw new ArgumentNullException(nameof(HiddenSizes), $"{owner}.HiddenSizes must be a list (empty for a linear head).");

@@ -37,7 +37,39 @@ public abstract class NetworkArchitecture
         Layout.ValidateColumn(columnName, type);
         return this;
     }
+
+    /// <summary>
+    /// The network's parameters by part (layer or option), for the memory check before anything is allocated; empty when
+    /// the family can't tell before building (then the check is skipped).
+    /// </summary>
+    public virtual IReadOnlyList<ParameterCount> CountParameters(int outputSize) => Array.Empty<ParameterCount>();
+
+    /// <summary>
+    /// Refuses a network whose parameters would not fit in memory (weights, gradients and two optimizer moments, 4 bytes
+    /// each), naming its largest part and the option to lower, before LibTorch is asked for the memory.
+    /// </summary>
+    internal void CheckMemory(int outputSize, long? availableBytes = null)
+    {
+        var parts = CountParameters(outputSize);
+        if (parts.Count == 0) return;
+        double total = parts.Sum(p => (double)p.Count);
+        double needed = total * 4 * 4;
+        double available = availableBytes ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (needed <= available) return;
+        var ci = System.Globalization.CultureInfo.InvariantCulture;
+        var largest = string.Join("; ", parts.OrderByDescending(p => p.Count).Take(2).Select(p => string.Format(ci, "{0}: {1:G3} parameters", p.Part, (double)p.Count)));
+        throw new ArgumentException(string.Format(ci,
+            "This network would have {0:G3} parameters: {1:G3} GB to train (weights, gradients and optimizer state at 4 bytes each), " +
+            "more than the {2:G3} GB this process can use. The largest parts: {3}. " +
+            "Make them smaller (fewer filters, units or hidden size, or more downsampling before the dense layers).",
+            total, needed / 1e9, available / 1e9, largest), "options");
+    }
 }
+
+/// <summary>How many parameters one part of a network (a layer, an option) has.</summary>
+/// <param name="Part">The part, named as the options name it (e.g. "Layers[1] (ConvBlock, Filters=64, KernelSize=3)").</param>
+/// <param name="Count">Its parameters.</param>
+public sealed record ParameterCount(string Part, long Count);
 
 /// <summary>
 /// Base of every MLNetDeep network: maps a batch of inputs (and, for sequences, their lengths) to raw

@@ -106,6 +106,9 @@ internal static class OnnxExporter
             var ctx = new OnnxExportContext(g, options, arch, model.Network) { InputPreTruncated = padded };
             raw = exporter.Emit(ctx, networkInput);
         }
+        // Non-finite inputs give NaN outputs in every family, as the CNN's convolutions do by themselves (a recurrent
+        // graph can turn a NaN row into plausible scores). The transformer refuses such rows; a graph can only say NaN.
+        if (arch.Layout is not Data.TokenSequenceLayout) raw = NanGuard(g, inputName, raw, spec.Kind == PredictionKind.SequenceTagging ? 3 : 2);
         long? maxSteps = null;
         if (padded && arch.Layout is Data.SequenceLayout kept)
             maxSteps = Math.Min(rowValues!.Value / kept.ValuesPerStep, kept.MaxLength ?? int.MaxValue);
@@ -141,127 +144,31 @@ internal static class OnnxExporter
         return proto;
     }
 
-    /// <summary>The graph's outputs for a task, in order: the transformer's output columns.</summary>
-    public static string[] OutputNames(PredictionKind kind) => kind switch
+    /// <summary>
+    /// raw + 0 · Σ(row's inputs): unchanged for finite rows, NaN everywhere for a row with a NaN or infinite value.
+    /// <paramref name="rank"/> is raw's rank (2: [N, outputs]; 3: [N, T, outputs]).
+    /// </summary>
+    private static string NanGuard(OnnxGraphBuilder g, string input, string raw, int rank)
     {
-        PredictionKind.MulticlassClassification => new[] { OnnxNames.Score, OnnxNames.PredictedLabel },
-        PredictionKind.BinaryClassification => new[] { OnnxNames.Score, OnnxNames.Probability, OnnxNames.PredictedLabel },
-        PredictionKind.Regression => new[] { OnnxNames.Score },
-        PredictionKind.SequenceTagging => new[] { OnnxNames.Score, OnnxNames.PredictedLabel },
-        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
-    };
+        var sum = g.Node("ReduceSum", new[] { input, g.Int64Constant("axes_1", new long[] { 1 }, 1) }, "row_input_sum", Int("keepdims", 1)); // [N, 1]
+        var zeroOrNan = g.Node("Mul", new[] { sum, g.FloatConstant("zero_times", 0f) }, "zero_or_nan_per_row");
+        if (rank == 3) zeroOrNan = g.Node("Unsqueeze", new[] { zeroOrNan, g.Int64Constant("axes_2", new long[] { 2 }, 1) }, "zero_or_nan_per_row_3d");
+        return g.Node("Add", new[] { raw, zeroOrNan }, "raw_nan_guarded");
+    }
+
+    /// <summary>The graph's outputs for a task, in order: the transformer's output columns (the task head declares them).</summary>
+    public static string[] OutputNames(PredictionKind kind) => TaskHead.For(kind).OutputColumns.Select(OnnxNames.Of).ToArray();
 
     /// <summary>The graph's output names for <paramref name="form"/>.</summary>
-    internal static string[] GraphOutputNames(PredictionKind kind, OnnxGraphForm form) =>
-        kind == PredictionKind.SequenceTagging && form == OnnxGraphForm.PaddedRow
-            ? new[] { SingleRowScalarPrefix + OnnxNames.Score, SingleRowScalarPrefix + OnnxNames.PredictedLabel, SingleRowScalarPrefix + TaggedSteps }
-            : OutputNames(kind).Select(n => OutputName(kind, n, form)).ToArray();
+    internal static string[] GraphOutputNames(PredictionKind kind, OnnxGraphForm form) => TaskHead.For(kind).OnnxOutputNames(form);
 
     /// <summary>Padded tagging graph: the output holding the row's number of tagged (kept) steps.</summary>
     internal const string TaggedSteps = "Steps";
 
-    private static string OutputName(PredictionKind kind, string column, OnnxGraphForm form) =>
-        form != OnnxGraphForm.Batch && !(kind == PredictionKind.MulticlassClassification && column == OnnxNames.Score)
-            ? SingleRowScalarPrefix + column
-            : column;
-
-    /// <summary>Raw network output [N, outputs] → the task's outputs, exactly as the transformer's output columns.</summary>
+    /// <summary>Raw network output [N, outputs] → the task's outputs, exactly as the transformer's output columns (written by the task head).</summary>
     /// <param name="maxSteps">Padded tagging graph: the most steps a row can keep (the per-step outputs' padded length).</param>
-    private static void EmitHead(OnnxGraphBuilder g, HeadSpec spec, string raw, OnnxGraphForm form, long? maxSteps = null)
-    {
-        bool batch = form == OnnxGraphForm.Batch;
-        object n = batch ? "N" : 1L;
-        var rowShape = new List<object> { n }; // one value per row
-        string Name(string column) => OutputName(spec.Kind, column, form);
-        string ToRow(string value, string output) => g.Node("Reshape",
-            new[] { value, g.Int64Constant("shape_rows", new long[] { -1 }, 1) }, new[] { output })[0];
-
-        switch (spec.Kind)
-        {
-            case PredictionKind.MulticlassClassification:
-            {
-                int k = spec.ClassNames.Length;
-                var probs = batch
-                    ? g.Node("Softmax", new[] { raw }, new[] { OnnxNames.Score }, Int("axis", 1))[0]
-                    : g.Node("Softmax", new[] { raw }, "probabilities", Int("axis", 1));
-                if (!batch) g.Node("Reshape", new[] { probs, g.Int64Constant("shape_classes", new long[] { k }, 1) }, new[] { OnnxNames.Score });
-                var index = g.Node("ArgMax", new[] { probs }, "predicted_index", Int("axis", 1), Int("keepdims", 0));
-                var classes = g.StringConstant("class_names", spec.ClassNames, k);
-                g.Node("Gather", new[] { classes, index }, new[] { Name(OnnxNames.PredictedLabel) }, Int("axis", 0));
-                g.Graph.Outputs.Add(Output(OnnxNames.Score, OnnxDataType.Float, batch ? new List<object> { n, (long)k } : new List<object> { (long)k },
-                    "Class probabilities (softmax), in the order of the metadata's class names."));
-                g.Graph.Outputs.Add(Output(Name(OnnxNames.PredictedLabel), OnnxDataType.String, rowShape, "Name of the most probable class."));
-                break;
-            }
-            case PredictionKind.BinaryClassification:
-            {
-                var score = ToRow(raw, Name(OnnxNames.Score));
-                g.Node("Sigmoid", new[] { score }, new[] { Name(OnnxNames.Probability) });
-                g.Node("Greater", new[] { score, g.FloatConstant("zero", 0f) }, new[] { Name(OnnxNames.PredictedLabel) });
-                g.Graph.Outputs.Add(Output(Name(OnnxNames.Score), OnnxDataType.Float, rowShape, "Raw margin (logit); positive means the True class."));
-                g.Graph.Outputs.Add(Output(Name(OnnxNames.Probability), OnnxDataType.Float, rowShape, "Probability of the True class (sigmoid of Score)."));
-                g.Graph.Outputs.Add(Output(Name(OnnxNames.PredictedLabel), OnnxDataType.Bool, rowShape, "Score > 0."));
-                break;
-            }
-            case PredictionKind.Regression:
-            {
-                var scaled = g.Node("Mul", new[] { raw, g.FloatConstant("label_scale", (float)spec.LabelScale) }, "scaled");
-                var shifted = g.Node("Add", new[] { scaled, g.FloatConstant("label_mean", (float)spec.LabelMean) }, "prediction");
-                ToRow(shifted, Name(OnnxNames.Score));
-                g.Graph.Outputs.Add(Output(Name(OnnxNames.Score), OnnxDataType.Float, rowShape, "Prediction in label units (network output × label scale + label mean)."));
-                break;
-            }
-            case PredictionKind.SequenceTagging when form == OnnxGraphForm.PaddedRow:
-                PaddedTaggingHead(g, spec, raw, maxSteps ?? throw new InvalidOperationException("maxSteps is required for the padded tagging head."));
-                break;
-            case PredictionKind.SequenceTagging:
-            {
-                // raw [N, T, K] (one output per step) → per-step probabilities and class names; padded steps are to be ignored.
-                int k = spec.ClassNames.Length;
-                var probs = g.Node("Softmax", new[] { raw }, new[] { OnnxNames.Score }, Int("axis", 2))[0];
-                var index = g.Node("ArgMax", new[] { probs }, "predicted_index", Int("axis", 2), Int("keepdims", 0));
-                var classes = g.StringConstant("class_names", spec.ClassNames, k);
-                g.Node("Gather", new[] { classes, index }, new[] { OnnxNames.PredictedLabel }, Int("axis", 0));
-                g.Graph.Outputs.Add(Output(OnnxNames.Score, OnnxDataType.Float, new List<object> { n, "Steps", (long)k },
-                    "Per-step tag probabilities (softmax), in the order of the metadata's class names; steps past a row's length are padding."));
-                g.Graph.Outputs.Add(Output(OnnxNames.PredictedLabel, OnnxDataType.String, new List<object> { n, "Steps" },
-                    "Per-step name of the most probable tag; steps past a row's length are padding."));
-                break;
-            }
-            default:
-                throw new OnnxExportException("the task head", $"prediction kind {spec.Kind} is not exportable.");
-        }
-    }
-
-    /// <summary>
-    /// One row's per-step outputs at fixed sizes (ML.NET's OnnxTransformer declares known-size vectors only): raw
-    /// [1, T, K] → probabilities [S·K] and tag names [S], zero-padded (names: the first tag) from the row's T kept steps
-    /// to S = <paramref name="maxSteps"/>, and T itself; MLNetDeep.Onnx's tag mapping cuts them back to T.
-    /// </summary>
-    private static void PaddedTaggingHead(OnnxGraphBuilder g, HeadSpec spec, string raw, long maxSteps)
-    {
-        int k = spec.ClassNames.Length;
-        string Pad(string flat, string real, long full, string hint)
-        {
-            var missing = g.Node("Sub", new[] { g.Int64Constant($"{hint}_full", new long[] { full }, 1), real }, $"{hint}_missing");
-            var pads = g.Node("Concat", new[] { g.Int64Constant("zero_1", new long[] { 0 }, 1), missing }, $"{hint}_pads", Int("axis", 0));
-            return g.Node("Pad", new[] { flat, pads }, $"{hint}_padded");
-        }
-        var flatShape = g.Int64Constant("shape_flat", new long[] { -1 }, 1);
-        var probs = g.Node("Softmax", new[] { raw }, "step_probabilities", Int("axis", 2));                              // [1, T, K]
-        var index = g.Node("Reshape", new[] { g.Node("ArgMax", new[] { probs }, "predicted_index", Int("axis", 2), Int("keepdims", 0)), flatShape }, "step_index"); // [T]
-        var steps = g.Node("Shape", new[] { index }, new[] { SingleRowScalarPrefix + TaggedSteps })[0];                  // [1] = T
-        var values = g.Node("Mul", new[] { steps, g.Int64Constant("classes_1", new long[] { k }, 1) }, "step_values"); // [1] = T·K
-        g.Node("Identity", new[] { Pad(g.Node("Reshape", new[] { probs, flatShape }, "step_probabilities_flat"), values, maxSteps * k, "scores") },
-            new[] { SingleRowScalarPrefix + OnnxNames.Score });
-        var classes = g.StringConstant("class_names", spec.ClassNames, k);
-        g.Node("Gather", new[] { classes, Pad(index, steps, maxSteps, "labels") }, new[] { SingleRowScalarPrefix + OnnxNames.PredictedLabel }, Int("axis", 0));
-        g.Graph.Outputs.Add(Output(SingleRowScalarPrefix + OnnxNames.Score, OnnxDataType.Float, new List<object> { maxSteps * k },
-            $"Per-step tag probabilities, step-major, padded with zeros to {maxSteps} steps."));
-        g.Graph.Outputs.Add(Output(SingleRowScalarPrefix + OnnxNames.PredictedLabel, OnnxDataType.String, new List<object> { maxSteps },
-            $"Per-step tag names, padded to {maxSteps} steps."));
-        g.Graph.Outputs.Add(Output(SingleRowScalarPrefix + TaggedSteps, OnnxDataType.Int64, new List<object> { 1L }, "The row's number of tagged steps."));
-    }
+    private static void EmitHead(OnnxGraphBuilder g, HeadSpec spec, string raw, OnnxGraphForm form, long? maxSteps = null) =>
+        TaskHead.For(spec.Kind).EmitOnnx(new OnnxHeadWriter(g, spec, raw, form, maxSteps));
 
     private static ValueInfoProto Output(string name, OnnxDataType type, List<object> shape, string doc) =>
         new() { Name = name, ElemType = type, Shape = shape, DocString = doc };

@@ -17,6 +17,15 @@ public static class OnnxNames
     /// <summary>Output: multiclass string [N] class name (arg-max of Score); binary bool [N] (Score &gt; 0).</summary>
     public const string PredictedLabel = "PredictedLabel";
 
+    /// <summary>The graph output name of an output column role.</summary>
+    public static string Of(OutputColumn column) => column switch
+    {
+        OutputColumn.Score => Score,
+        OutputColumn.PredictedLabel => PredictedLabel,
+        OutputColumn.Probability => Probability,
+        _ => throw new ArgumentOutOfRangeException(nameof(column), column, "Unknown output column."),
+    };
+
     /// <summary>
     /// Input of sequence models exported with <see cref="OnnxExportOptions.SequenceLengthsInput"/>: int32 [N], the
     /// real number of steps of each row (1 to the padded length).

@@ -59,8 +59,17 @@ internal static class ModelFile
         if (version > CurrentFormatVersion)
             throw new InvalidDataException($"{what} was written in MLNetDeep model format {version}; this version reads up to {CurrentFormatVersion}. Update MLNetDeep.");
         int jsonLength = r.ReadInt32();
-        var description = JsonSerializer.Deserialize<ModelDescription>(r.ReadBytes(jsonLength), Json.Options)
+        ModelDescription description;
+        try
+        {
+            description = JsonSerializer.Deserialize<ModelDescription>(r.ReadBytes(jsonLength), Json.Options)
                           ?? throw new InvalidDataException($"{what} has an empty model description.");
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException or InvalidOperationException)
+        {
+            throw new InvalidDataException($"{what} has a model description MLNetDeep can't read ({e.Message}). " +
+                                           "It was written by another tool or a newer MLNetDeep, or edited by hand.", e);
+        }
         long weightLength = r.ReadInt64();
         var weights = r.ReadBytes((int)weightLength);
         return (description, weights);

@@ -24,6 +24,7 @@ public sealed class DeepTransformer : ITransformer, IDisposable
     private readonly Device _device;
     private readonly TaskHead _head;
     private readonly FeatureLayout _layout;
+    private volatile bool _disposed;
 
     internal DeepTransformer(ModelDescription description, DeepNetwork network, Device device)
     {
@@ -80,7 +81,11 @@ public sealed class DeepTransformer : ITransformer, IDisposable
     }
 
     /// <inheritdoc />
-    public IDataView Transform(IDataView input) => new ScoredDataView(this, input ?? throw new ArgumentNullException(nameof(input)));
+    public IDataView Transform(IDataView input)
+    {
+        ThrowIfDisposed();
+        return new ScoredDataView(this, input ?? throw new ArgumentNullException(nameof(input)));
+    }
 
     /// <inheritdoc />
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new DeepRowMapper(this, inputSchema);
@@ -101,6 +106,7 @@ public sealed class DeepTransformer : ITransformer, IDisposable
     {
         lock (_gate)
         {
+            ThrowIfDisposed();
             using var scope = NewDisposeScope();
             using var _ = no_grad();
             var (x, lengths) = _layout.Collate(values, rowLengths);
@@ -114,6 +120,7 @@ public sealed class DeepTransformer : ITransformer, IDisposable
     {
         lock (_gate)
         {
+            ThrowIfDisposed();
             using var ms = new MemoryStream();
             using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true)) _network.save(w);
             ms.Position = 0;
@@ -126,14 +133,31 @@ public sealed class DeepTransformer : ITransformer, IDisposable
     public void Save(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        lock (_gate) ModelFile.WriteAtomic(path, Description, _network);
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            ModelFile.WriteAtomic(path, Description, _network);
+        }
     }
 
     /// <summary>Saves to a stream.</summary>
     public void Save(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        lock (_gate) ModelFile.Write(stream, Description, _network);
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            ModelFile.Write(stream, Description, _network);
+        }
+    }
+
+    /// <summary>Throws <see cref="ObjectDisposedException"/> once the model's native memory has been released.</summary>
+    internal void ThrowIfDisposed()
+    {
+        if (_disposed)
+            throw new ObjectDisposedException(nameof(DeepTransformer),
+                "This model was disposed (its network's native memory is released), so it can't score, save or export. " +
+                "Save it before disposing, or load it again with DeepTransformer.Load.");
     }
 
     /// <summary>Loads a model saved with <see cref="Save(string)"/>.</summary>
@@ -151,6 +175,19 @@ public sealed class DeepTransformer : ITransformer, IDisposable
     {
         TorchRuntime.EnsureLoaded();
         var (description, weights) = ModelFile.Read(stream, what);
+        try
+        {
+            // A file is input like any other: its architecture gets the checks the options get before anything is built.
+            if (description.Architecture is null || description.Head is null)
+                throw new ArgumentException("it has no architecture or no task description");
+            if (!Enum.IsDefined(description.Head.Kind)) throw new ArgumentException($"its task kind {description.Head.Kind} is not a known one");
+            description.Architecture.Validate();
+            description.Architecture.CheckMemory(description.Head.OutputSize);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"{what} describes a network MLNetDeep can't build: {e.Message}", e);
+        }
         var network = description.Architecture.Build(description.Head.OutputSize, null);
         try
         {
@@ -184,7 +221,11 @@ public sealed class DeepTransformer : ITransformer, IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         byte[] bytes;
-        lock (_gate) bytes = Onnx.OnnxExporter.ToBytes(this, options, Onnx.OnnxGraphForm.Batch);
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            bytes = Onnx.OnnxExporter.ToBytes(this, options, Onnx.OnnxGraphForm.Batch);
+        }
         Onnx.OnnxExporter.WriteAtomic(path, bytes);
     }
 
@@ -193,10 +234,22 @@ public sealed class DeepTransformer : ITransformer, IDisposable
     {
         ArgumentNullException.ThrowIfNull(stream);
         byte[] bytes;
-        lock (_gate) bytes = Onnx.OnnxExporter.ToBytes(this, options, Onnx.OnnxGraphForm.Batch);
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            bytes = Onnx.OnnxExporter.ToBytes(this, options, Onnx.OnnxGraphForm.Batch);
+        }
         stream.Write(bytes);
     }
 
-    /// <summary>Releases the network's native memory.</summary>
-    public void Dispose() => _network.Dispose();
+    /// <summary>Releases the network's native memory; the model can't be used afterwards.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            _network.Dispose();
+        }
+    }
 }

@@ -57,6 +57,18 @@ internal sealed class BinaryHead : TaskHead
 
     public override IReadOnlyList<OutputColumn> OutputColumns { get; } = new[] { OutputColumn.Score, OutputColumn.Probability, OutputColumn.PredictedLabel };
 
+    /// <summary>The margin, its sigmoid and Score &gt; 0, one per row.</summary>
+    internal override void EmitOnnx(Onnx.OnnxHeadWriter w)
+    {
+        var g = w.G;
+        var score = w.ToRow(w.Raw, w.Name(OutputColumn.Score));
+        g.Node("Sigmoid", new[] { score }, new[] { w.Name(OutputColumn.Probability) });
+        g.Node("Greater", new[] { score, g.FloatConstant("zero", 0f) }, new[] { w.Name(OutputColumn.PredictedLabel) });
+        w.Output(w.Name(OutputColumn.Score), Onnx.Proto.OnnxDataType.Float, w.RowShape, "Raw margin (logit); positive means the True class.");
+        w.Output(w.Name(OutputColumn.Probability), Onnx.Proto.OnnxDataType.Float, w.RowShape, "Probability of the True class (sigmoid of Score).");
+        w.Output(w.Name(OutputColumn.PredictedLabel), Onnx.Proto.OnnxDataType.Bool, w.RowShape, "Score > 0.");
+    }
+
     public override Dictionary<string, double> Metrics(HeadSpec spec, Tensor output, Tensor labels) => new()
     {
         ["accuracy"] = output.squeeze(1).gt(0).to(ScalarType.Float32).eq(labels).to(ScalarType.Float64).mean().item<double>(),

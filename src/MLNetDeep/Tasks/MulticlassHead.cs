@@ -96,6 +96,25 @@ internal sealed class MulticlassHead : TaskHead
 
     public override IReadOnlyList<OutputColumn> OutputColumns { get; } = new[] { OutputColumn.Score, OutputColumn.PredictedLabel };
 
+    internal override bool IsVectorPerRow(OutputColumn column) => column == OutputColumn.Score;
+
+    /// <summary>Softmax probabilities [N, K] (single row: [K]) and the most probable class's name.</summary>
+    internal override void EmitOnnx(Onnx.OnnxHeadWriter w)
+    {
+        var g = w.G;
+        int k = w.Spec.ClassNames.Length;
+        var probs = w.Batch
+            ? g.Node("Softmax", new[] { w.Raw }, new[] { Onnx.OnnxNames.Score }, Onnx.OnnxGraphBuilder.Int("axis", 1))[0]
+            : g.Node("Softmax", new[] { w.Raw }, "probabilities", Onnx.OnnxGraphBuilder.Int("axis", 1));
+        if (!w.Batch) g.Node("Reshape", new[] { probs, g.Int64Constant("shape_classes", new long[] { k }, 1) }, new[] { Onnx.OnnxNames.Score });
+        var index = g.Node("ArgMax", new[] { probs }, "predicted_index", Onnx.OnnxGraphBuilder.Int("axis", 1), Onnx.OnnxGraphBuilder.Int("keepdims", 0));
+        var classes = g.StringConstant("class_names", w.Spec.ClassNames, k);
+        g.Node("Gather", new[] { classes, index }, new[] { w.Name(OutputColumn.PredictedLabel) }, Onnx.OnnxGraphBuilder.Int("axis", 0));
+        w.Output(Onnx.OnnxNames.Score, Onnx.Proto.OnnxDataType.Float, w.Batch ? new List<object> { w.N, (long)k } : new List<object> { (long)k },
+            "Class probabilities (softmax), in the order of the metadata's class names.");
+        w.Output(w.Name(OutputColumn.PredictedLabel), Onnx.Proto.OnnxDataType.String, w.RowShape, "Name of the most probable class.");
+    }
+
     public override Dictionary<string, double> Metrics(HeadSpec spec, Tensor output, Tensor labels) => new()
     {
         ["accuracy"] = output.argmax(1).eq(labels).to(ScalarType.Float64).mean().item<double>(),

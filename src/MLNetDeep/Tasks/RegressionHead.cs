@@ -73,6 +73,16 @@ internal sealed class RegressionHead : TaskHead
 
     public override IReadOnlyList<OutputColumn> OutputColumns { get; } = new[] { OutputColumn.Score };
 
+    /// <summary>The prediction in label units: raw × label scale + label mean, one per row.</summary>
+    internal override void EmitOnnx(Onnx.OnnxHeadWriter w)
+    {
+        var g = w.G;
+        var scaled = g.Node("Mul", new[] { w.Raw, g.FloatConstant("label_scale", (float)w.Spec.LabelScale) }, "scaled");
+        var shifted = g.Node("Add", new[] { scaled, g.FloatConstant("label_mean", (float)w.Spec.LabelMean) }, "prediction");
+        w.ToRow(shifted, w.Name(OutputColumn.Score));
+        w.Output(w.Name(OutputColumn.Score), Onnx.Proto.OnnxDataType.Float, w.RowShape, "Prediction in label units (network output × label scale + label mean).");
+    }
+
     public override Dictionary<string, double> Metrics(HeadSpec spec, Tensor output, Tensor labels)
     {
         using var err = (output.squeeze(1) - labels).to(ScalarType.Float64) * spec.LabelScale;

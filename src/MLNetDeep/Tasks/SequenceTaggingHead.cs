@@ -140,6 +140,64 @@ internal sealed class SequenceTaggingHead : TaskHead
 
     public override IReadOnlyList<OutputColumn> OutputColumns { get; } = new[] { OutputColumn.Score, OutputColumn.PredictedLabel };
 
+    /// <summary>The padded single-row graph adds the row's step count.</summary>
+    internal override string[] OnnxOutputNames(Onnx.OnnxGraphForm form) => form == Onnx.OnnxGraphForm.PaddedRow
+        ? new[] { Onnx.OnnxExporter.SingleRowScalarPrefix + Onnx.OnnxNames.Score, Onnx.OnnxExporter.SingleRowScalarPrefix + Onnx.OnnxNames.PredictedLabel,
+                  Onnx.OnnxExporter.SingleRowScalarPrefix + Onnx.OnnxExporter.TaggedSteps }
+        : base.OnnxOutputNames(form);
+
+    /// <summary>raw [N, T, K] → per-step probabilities and tag names (padded steps are to be ignored); the padded single-row graph pads them to fixed sizes.</summary>
+    internal override void EmitOnnx(Onnx.OnnxHeadWriter w)
+    {
+        if (w.Form == Onnx.OnnxGraphForm.PaddedRow)
+        {
+            PaddedRowOutputs(w, w.MaxSteps ?? throw new InvalidOperationException("maxSteps is required for the padded tagging head."));
+            return;
+        }
+        var g = w.G;
+        int k = w.Spec.ClassNames.Length;
+        var probs = g.Node("Softmax", new[] { w.Raw }, new[] { Onnx.OnnxNames.Score }, Onnx.OnnxGraphBuilder.Int("axis", 2))[0];
+        var index = g.Node("ArgMax", new[] { probs }, "predicted_index", Onnx.OnnxGraphBuilder.Int("axis", 2), Onnx.OnnxGraphBuilder.Int("keepdims", 0));
+        var classes = g.StringConstant("class_names", w.Spec.ClassNames, k);
+        g.Node("Gather", new[] { classes, index }, new[] { Onnx.OnnxNames.PredictedLabel }, Onnx.OnnxGraphBuilder.Int("axis", 0));
+        w.Output(Onnx.OnnxNames.Score, Onnx.Proto.OnnxDataType.Float, new List<object> { w.N, "Steps", (long)k },
+            "Per-step tag probabilities (softmax), in the order of the metadata's class names; steps past a row's length are padding.");
+        w.Output(Onnx.OnnxNames.PredictedLabel, Onnx.Proto.OnnxDataType.String, new List<object> { w.N, "Steps" },
+            "Per-step name of the most probable tag; steps past a row's length are padding.");
+    }
+
+    /// <summary>
+    /// One row's per-step outputs at fixed sizes (ML.NET's OnnxTransformer declares known-size vectors only): raw
+    /// [1, T, K] → probabilities [S·K] and tag names [S], zero-padded (names: the first tag) from the row's T kept steps
+    /// to S = <paramref name="maxSteps"/>, and T itself; MLNetDeep.Onnx's tag mapping cuts them back to T.
+    /// </summary>
+    private static void PaddedRowOutputs(Onnx.OnnxHeadWriter w, long maxSteps)
+    {
+        var g = w.G;
+        const string prefix = Onnx.OnnxExporter.SingleRowScalarPrefix;
+        int k = w.Spec.ClassNames.Length;
+        string Pad(string flat, string real, long full, string hint)
+        {
+            var missing = g.Node("Sub", new[] { g.Int64Constant($"{hint}_full", new long[] { full }, 1), real }, $"{hint}_missing");
+            var pads = g.Node("Concat", new[] { g.Int64Constant("zero_1", new long[] { 0 }, 1), missing }, $"{hint}_pads", Onnx.OnnxGraphBuilder.Int("axis", 0));
+            return g.Node("Pad", new[] { flat, pads }, $"{hint}_padded");
+        }
+        var flatShape = g.Int64Constant("shape_flat", new long[] { -1 }, 1);
+        var probs = g.Node("Softmax", new[] { w.Raw }, "step_probabilities", Onnx.OnnxGraphBuilder.Int("axis", 2));                              // [1, T, K]
+        var index = g.Node("Reshape", new[] { g.Node("ArgMax", new[] { probs }, "predicted_index", Onnx.OnnxGraphBuilder.Int("axis", 2), Onnx.OnnxGraphBuilder.Int("keepdims", 0)), flatShape }, "step_index"); // [T]
+        var steps = g.Node("Shape", new[] { index }, new[] { prefix + Onnx.OnnxExporter.TaggedSteps })[0];             // [1] = T
+        var values = g.Node("Mul", new[] { steps, g.Int64Constant("classes_1", new long[] { k }, 1) }, "step_values"); // [1] = T·K
+        g.Node("Identity", new[] { Pad(g.Node("Reshape", new[] { probs, flatShape }, "step_probabilities_flat"), values, maxSteps * k, "scores") },
+            new[] { prefix + Onnx.OnnxNames.Score });
+        var classes = g.StringConstant("class_names", w.Spec.ClassNames, k);
+        g.Node("Gather", new[] { classes, Pad(index, steps, maxSteps, "labels") }, new[] { prefix + Onnx.OnnxNames.PredictedLabel }, Onnx.OnnxGraphBuilder.Int("axis", 0));
+        w.Output(prefix + Onnx.OnnxNames.Score, Onnx.Proto.OnnxDataType.Float, new List<object> { maxSteps * k },
+            $"Per-step tag probabilities, step-major, padded with zeros to {maxSteps} steps.");
+        w.Output(prefix + Onnx.OnnxNames.PredictedLabel, Onnx.Proto.OnnxDataType.String, new List<object> { maxSteps },
+            $"Per-step tag names, padded to {maxSteps} steps.");
+        w.Output(prefix + Onnx.OnnxExporter.TaggedSteps, Onnx.Proto.OnnxDataType.Int64, new List<object> { 1L }, "The row's number of tagged steps.");
+    }
+
     public override Dictionary<string, double> Metrics(HeadSpec spec, Tensor output, Tensor labels)
     {
         using var scope = NewDisposeScope();

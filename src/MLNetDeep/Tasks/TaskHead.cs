@@ -100,6 +100,16 @@ internal abstract class TaskHead
     /// <summary>The output columns this task writes, in schema order.</summary>
     public abstract IReadOnlyList<OutputColumn> OutputColumns { get; }
 
+    /// <summary>Writes the exported graph's nodes and outputs that turn the raw network output into this task's outputs.</summary>
+    internal abstract void EmitOnnx(Onnx.OnnxHeadWriter w);
+
+    /// <summary>The exported graph's output names for a graph form, in <see cref="OutputColumns"/> order.</summary>
+    internal virtual string[] OnnxOutputNames(Onnx.OnnxGraphForm form) =>
+        OutputColumns.Select(c => form == Onnx.OnnxGraphForm.Batch || IsVectorPerRow(c) ? Onnx.OnnxNames.Of(c) : Onnx.OnnxExporter.SingleRowScalarPrefix + Onnx.OnnxNames.Of(c)).ToArray();
+
+    /// <summary>True when the column holds a known-size vector per row (then single-row graphs declare it as such, not as a one-element tensor).</summary>
+    internal virtual bool IsVectorPerRow(OutputColumn column) => false;
+
     /// <summary>The output column called <paramref name="name"/> in <paramref name="spec"/>'s naming, or null.</summary>
     public OutputColumn? ColumnNamed(HeadSpec spec, string name) =>
         OutputColumns.Cast<OutputColumn?>().FirstOrDefault(c => spec.Columns.NameOf(c!.Value) == name);

@@ -69,6 +69,7 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
         arch = arch.ForTrainingColumn(feature.Name, feature.Type); // what the training column tells (e.g. vocabulary) is saved with the model
         var classNames = CheckColumns(trainData.Schema, arch.Layout, "training");
         if (validationData is not null) CheckValidationColumns(validationData.Schema, arch.Layout, classNames);
+        arch.CheckMemory(new HeadSpec { Kind = Kind, ClassNames = classNames }.OutputSize); // before LibTorch is asked for the memory
 
         int seed = Options.Seed ?? (_env is null ? null : MLNetBridge.GetSeed(_env)) ?? System.Random.Shared.Next();
         using var channel = _env?.Start("MLNetDeep");

@@ -92,6 +92,14 @@ public abstract class TrainerOptions
     /// <summary>Start from this trained model's weights (same architecture) instead of a fresh initialisation.</summary>
     [JsonIgnore] public DeepTransformer? WarmStartFrom { get; set; }
 
+    /// <summary>A copy of these options for a variant of the run (a sweep trial): nested option objects are shared, the callback list is copied.</summary>
+    private protected TrainerOptions CopyOptions()
+    {
+        var copy = (TrainerOptions)MemberwiseClone();
+        copy.Callbacks = new List<TrainingCallback>(Callbacks ?? new List<TrainingCallback>());
+        return copy;
+    }
+
     /// <summary>Checks every shared option; throws naming the option, the value received and the fix.</summary>
     internal virtual void Validate()
     {

@@ -140,6 +140,17 @@ public class EngineTests
         stream.Position = 0;
         using var loaded = DeepTransformer.Load(stream);
         Assert.NotNull(loaded.Transform(test).Schema.GetColumnOrNull("Garment"));
+        // Saved in an ML.NET zip (through ONNX) the pipeline keeps the names and the values.
+        using var zip = new MemoryStream();
+        ml.Model.Save(chain, train.Schema, zip);
+        zip.Position = 0;
+        var reloaded = ml.Model.Load(zip, out _).Transform(test);
+        Assert.Null(reloaded.Schema.GetColumnOrNull("Score"));
+        Assert.Equal(chain.Transform(test).GetColumn<ReadOnlyMemory<char>>("GarmentName").Select(v => v.ToString()),
+            reloaded.GetColumn<ReadOnlyMemory<char>>("GarmentName").Select(v => v.ToString()));
+        var before = scored.GetColumn<float[]>("Probabilities").ToArray();
+        var after = reloaded.GetColumn<float[]>("Probabilities").ToArray();
+        for (int i = 0; i < before.Length; i++) Assert.True(before[i].Zip(after[i], (a, b) => Math.Abs(a - b)).Max() <= 1e-5f, $"row {i}");
 
         options.ProbabilityColumnName = "Garment";
         Assert.Contains("must differ", Assert.Throws<ArgumentException>(() => ml.MulticlassClassification.Trainers.Cnn(options).Fit(train)).Message);

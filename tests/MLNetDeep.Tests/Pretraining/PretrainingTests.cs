@@ -10,11 +10,8 @@ namespace MLNetDeep.Tests.Pretraining;
 
 public class PretrainingTests
 {
-    private static readonly MLContext Ml = new(seed: 1);
-    private static readonly Lazy<(IDataView Train, IDataView Test)> Labeled = new(() => ControlKit.Data(Ml, 500, 2000));
-    // Images 500..10,499 of the training split, without their labels.
-    private static readonly Lazy<IDataView> Unlabeled = new(() =>
-        Ml.Transforms.DropColumns("Label").Fit(TestData.TrainView(Ml, 10)).Transform(Ml.Data.LoadFromEnumerable(TestData.TrainImages(10500).Skip(500).ToList())));
+    private static Lazy<(IDataView Train, IDataView Test)> Labeled => FewLabels.Labeled;
+    private static Lazy<IDataView> Unlabeled => FewLabels.Unlabeled;
     private readonly ITestOutputHelper _out;
 
     public PretrainingTests(ITestOutputHelper output) => _out = output;

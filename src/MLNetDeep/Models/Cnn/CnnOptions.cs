@@ -29,6 +29,9 @@ public sealed class CnnOptions : TrainerOptions
     /// <summary>Random augmentation of training images (flips, shifts, rotations, scaling, noise); never applied to validation or scoring. Null = none.</summary>
     public ImageAugmentation? Augmentation { get; set; }
 
+    /// <summary>A copy of these options (nested option objects shared, the callback list copied); the original is not changed.</summary>
+    public CnnOptions Clone() => (CnnOptions)CopyOptions();
+
     /// <summary>The default convolutional body (also the reference CNN's).</summary>
     public static List<CnnLayer> DefaultLayers() => new()
     {

@@ -112,6 +112,23 @@ public sealed class SequenceArchitecture : NetworkArchitecture
     public override DeepNetwork Build(int outputSize, Initializer? initializer) => new SequenceNetwork(this, outputSize, initializer);
 
     /// <inheritdoc />
+    public override IReadOnlyList<ParameterCount> CountParameters(int outputSize)
+    {
+        var parts = new List<ParameterCount>();
+        long input = Input is NumericSequenceLayout n ? n.FeaturesPerStep : EmbeddingSize;
+        if (Input is TokenSequenceLayout t && t.VocabularySize is int v)
+            parts.Add(new ParameterCount($"the token embedding (VocabularySize={v} x EmbeddingSize={EmbeddingSize})", (v + 1L) * EmbeddingSize));
+        long gates = Cell switch { RecurrentCell.Lstm => 4, RecurrentCell.Gru => 3, _ => 1 }, h = HiddenSize, directions = Bidirectional ? 2 : 1;
+        for (int layer = 0; layer < Layers; layer++)
+        {
+            long inputs = layer == 0 ? input : h * directions;
+            parts.Add(new ParameterCount($"recurrent layer {layer} ({Cell}, HiddenSize={HiddenSize})", directions * gates * (inputs * h + h * h + 2 * h)));
+        }
+        parts.AddRange(Head.CountParameters(OutputWidth, outputSize, "Head"));
+        return parts;
+    }
+
+    /// <inheritdoc />
     public override NetworkArchitecture ForTrainingColumn(string columnName, Microsoft.ML.Data.DataViewType type)
     {
         var bound = (SequenceLayout)Input.ForTrainingColumn(columnName, type);

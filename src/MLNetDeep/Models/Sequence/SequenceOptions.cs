@@ -79,6 +79,9 @@ public sealed class SequenceOptions : TrainerOptions
     /// </summary>
     public SequenceOptions() => Regularization = new() { GradientClipNorm = DefaultGradientClipNorm };
 
+    /// <summary>A copy of these options (nested option objects shared, the callback list copied); the original is not changed.</summary>
+    public SequenceOptions Clone() => (SequenceOptions)CopyOptions();
+
     /// <summary>The recurrent family's default clipping norm (1.0).</summary>
     public const double DefaultGradientClipNorm = 1.0;
 

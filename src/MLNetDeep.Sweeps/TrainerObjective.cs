@@ -1,76 +1,65 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNetDeep.Tasks;
 using MLNetDeep.Training;
 
 namespace MLNetDeep.Sweeps;
 
-/// <summary>The kind of model a metric scores.</summary>
-public enum SweepTask
-{
-    /// <summary>Multiclass classification (key label).</summary>
-    MulticlassClassification,
-    /// <summary>Binary classification (Boolean label).</summary>
-    BinaryClassification,
-    /// <summary>Regression (Single label).</summary>
-    Regression,
-}
-
 /// <summary>
 /// An ML.NET metric a sweep optimises: its name, direction, the ML.NET evaluator that computes it on the validation
-/// split after a trial, and the trainer's per-epoch validation metric that ASHA compares (<see cref="EpochMetric"/>).
+/// split after a trial, and the per-epoch figure the scheduler (ASHA) compares (<see cref="EpochMonitor"/>).
 /// </summary>
 public sealed class SweepMetric
 {
     private readonly Func<MLContext, IDataView, string, double> _evaluate;
 
-    private SweepMetric(string name, SweepTask task, OptimizationDirection direction, string? epochMetric, Func<MLContext, IDataView, string, double> evaluate)
+    private SweepMetric(string name, PredictionKind task, OptimizationDirection direction, Monitored? epochMonitor, Func<MLContext, IDataView, string, double> evaluate)
     {
-        Name = name; Task = task; Direction = direction; EpochMetric = epochMetric; _evaluate = evaluate;
+        Name = name; Task = task; Direction = direction; EpochMonitor = epochMonitor; _evaluate = evaluate;
     }
 
     /// <summary>Name (recorded with the sweep and used in the results table).</summary>
     public string Name { get; }
     /// <summary>The task it scores.</summary>
-    public SweepTask Task { get; }
+    public PredictionKind Task { get; }
     /// <summary>Larger or smaller is better.</summary>
     public OptimizationDirection Direction { get; }
     /// <summary>
-    /// The per-epoch validation figure reported to the scheduler: a key of <see cref="EpochSummary.ValidationMetrics"/>
-    /// ("accuracy", "rmse", "mae") or "loss" for <see cref="EpochSummary.ValidationLoss"/>. It moves in the same direction as
-    /// the metric (a proxy for metrics the trainer does not compute per epoch, e.g. accuracy for AUC); null when there is none
-    /// (then the scheduler cannot stop trials early).
+    /// The validation figure of every epoch reported to the scheduler: a validation metric of the task or the validation loss
+    /// (typed, so "loss" can't mean two things). It moves in the same direction as the metric (a proxy for metrics the trainer
+    /// does not compute per epoch, e.g. accuracy for AUC); null when there is none (then the scheduler cannot stop trials early).
     /// </summary>
-    public string? EpochMetric { get; }
+    public Monitored? EpochMonitor { get; }
 
     /// <summary>Computes the metric on scored data.</summary>
     public double Evaluate(MLContext ml, IDataView scored, string labelColumnName) => _evaluate(ml, scored, labelColumnName);
 
     /// <summary>Multiclass micro-accuracy (maximise; per epoch: "accuracy").</summary>
-    public static SweepMetric Accuracy { get; } = new("accuracy", SweepTask.MulticlassClassification, OptimizationDirection.Maximize, "accuracy",
+    public static SweepMetric Accuracy { get; } = new("accuracy", PredictionKind.MulticlassClassification, OptimizationDirection.Maximize, Monitored.ValidationMetric("accuracy"),
         (ml, d, l) => ml.MulticlassClassification.Evaluate(d, l).MicroAccuracy);
     /// <summary>Multiclass macro-accuracy (maximise; per epoch: "accuracy" as proxy).</summary>
-    public static SweepMetric MacroAccuracy { get; } = new("macro-accuracy", SweepTask.MulticlassClassification, OptimizationDirection.Maximize, "accuracy",
+    public static SweepMetric MacroAccuracy { get; } = new("macro-accuracy", PredictionKind.MulticlassClassification, OptimizationDirection.Maximize, Monitored.ValidationMetric("accuracy"),
         (ml, d, l) => ml.MulticlassClassification.Evaluate(d, l).MacroAccuracy);
     /// <summary>Multiclass log-loss (minimise; per epoch: validation loss).</summary>
-    public static SweepMetric LogLoss { get; } = new("log-loss", SweepTask.MulticlassClassification, OptimizationDirection.Minimize, "loss",
+    public static SweepMetric LogLoss { get; } = new("log-loss", PredictionKind.MulticlassClassification, OptimizationDirection.Minimize, Monitored.ValidationLoss,
         (ml, d, l) => ml.MulticlassClassification.Evaluate(d, l).LogLoss);
     /// <summary>Binary accuracy (maximise).</summary>
-    public static SweepMetric BinaryAccuracy { get; } = new("binary-accuracy", SweepTask.BinaryClassification, OptimizationDirection.Maximize, "accuracy",
+    public static SweepMetric BinaryAccuracy { get; } = new("binary-accuracy", PredictionKind.BinaryClassification, OptimizationDirection.Maximize, Monitored.ValidationMetric("accuracy"),
         (ml, d, l) => ml.BinaryClassification.Evaluate(d, l).Accuracy);
     /// <summary>Binary AUC (maximise; per epoch: "accuracy" as proxy).</summary>
-    public static SweepMetric Auc { get; } = new("auc", SweepTask.BinaryClassification, OptimizationDirection.Maximize, "accuracy",
+    public static SweepMetric Auc { get; } = new("auc", PredictionKind.BinaryClassification, OptimizationDirection.Maximize, Monitored.ValidationMetric("accuracy"),
         (ml, d, l) => ml.BinaryClassification.Evaluate(d, l).AreaUnderRocCurve);
     /// <summary>Binary F1 (maximise; per epoch: "accuracy" as proxy).</summary>
-    public static SweepMetric F1 { get; } = new("f1", SweepTask.BinaryClassification, OptimizationDirection.Maximize, "accuracy",
+    public static SweepMetric F1 { get; } = new("f1", PredictionKind.BinaryClassification, OptimizationDirection.Maximize, Monitored.ValidationMetric("accuracy"),
         (ml, d, l) => ml.BinaryClassification.Evaluate(d, l).F1Score);
     /// <summary>Regression RMSE (minimise; per epoch: "rmse").</summary>
-    public static SweepMetric Rmse { get; } = new("rmse", SweepTask.Regression, OptimizationDirection.Minimize, "rmse",
+    public static SweepMetric Rmse { get; } = new("rmse", PredictionKind.Regression, OptimizationDirection.Minimize, Monitored.ValidationMetric("rmse"),
         (ml, d, l) => ml.Regression.Evaluate(d, l).RootMeanSquaredError);
     /// <summary>Regression MAE (minimise; per epoch: "mae").</summary>
-    public static SweepMetric Mae { get; } = new("mae", SweepTask.Regression, OptimizationDirection.Minimize, "mae",
+    public static SweepMetric Mae { get; } = new("mae", PredictionKind.Regression, OptimizationDirection.Minimize, Monitored.ValidationMetric("mae"),
         (ml, d, l) => ml.Regression.Evaluate(d, l).MeanAbsoluteError);
     /// <summary>Regression R² (maximise; no per-epoch counterpart, so no early stopping).</summary>
-    public static SweepMetric RSquared { get; } = new("r-squared", SweepTask.Regression, OptimizationDirection.Maximize, null,
+    public static SweepMetric RSquared { get; } = new("r-squared", PredictionKind.Regression, OptimizationDirection.Maximize, null,
         (ml, d, l) => ml.Regression.Evaluate(d, l).RSquared);
 
     /// <summary>A metric by name: accuracy, macro-accuracy, log-loss, binary-accuracy, auc, f1, rmse, mae, r-squared.</summary>
@@ -217,7 +206,7 @@ public sealed class TrainerObjective<TParams> : ISweepObjective where TParams : 
                 if (callback.Diverged)
                 {
                     Sweeper.DisposeModel(model);
-                    throw new InvalidOperationException($"diverged: the loss or validation {_metric.EpochMetric} became NaN{(_folds.Count > 1 ? $" in fold {f + 1}" : "")} (try a lower learning rate)");
+                    throw new InvalidOperationException($"diverged: the loss or validation {_metric.EpochMonitor?.ToString() ?? "metric"} became NaN{(_folds.Count > 1 ? $" in fold {f + 1}" : "")} (try a lower learning rate)");
                 }
                 if (context.IsPruned || context.CancellationToken.IsCancellationRequested)
                 {
@@ -261,12 +250,7 @@ public sealed class TrainerObjective<TParams> : ISweepObjective where TParams : 
 
         public override void OnEpochEnd(TrainingContext context, EpochSummary summary)
         {
-            double? value = _metric.EpochMetric switch
-            {
-                null => null,
-                "loss" => summary.ValidationLoss,
-                var k => summary.ValidationMetrics.TryGetValue(k, out var v) ? v : null,
-            };
+            double? value = _metric.EpochMonitor?.Read(summary);
             bool stop = value is double x && _report ? _trial.Report(summary.Epoch, x) : _trial.CancellationToken.IsCancellationRequested;
             if (value is double nan && double.IsNaN(nan) || double.IsNaN(summary.TrainLoss))
             {

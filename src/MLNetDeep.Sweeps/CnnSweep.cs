@@ -1,10 +1,10 @@
-using System.Reflection;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetDeep.Models;
 using MLNetDeep.Models.Cnn;
 using MLNetDeep.Optimizers;
 using MLNetDeep.Regularization;
+using MLNetDeep.Tasks;
 using MLNetDeep.Training;
 
 namespace MLNetDeep.Sweeps;
@@ -62,9 +62,7 @@ public static class CnnSweep
     {
         ArgumentNullException.ThrowIfNull(p);
         ArgumentNullException.ThrowIfNull(template);
-        var o = new CnnOptions();
-        foreach (var prop in typeof(CnnOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance))
-            if (prop.CanRead && prop.SetMethod is { IsPublic: true }) prop.SetValue(o, prop.GetValue(template));
+        var o = template.Clone();
 
         o.BatchSize = p.BatchSize;
         o.Optimizer = p.Optimizer switch
@@ -134,7 +132,7 @@ public static class CnnSweep
         SearchSpace<CnnSearchParameters>? space = null, SweepMetric? metric = null, CancellationToken cancellationToken = default)
     {
         metric ??= SweepMetric.Accuracy;
-        if (metric.Task != SweepTask.MulticlassClassification)
+        if (metric.Task != PredictionKind.MulticlassClassification)
             throw new ArgumentException($"Metric '{metric.Name}' scores {metric.Task}; a multiclass sweep needs accuracy, macro-accuracy or log-loss.", nameof(metric));
         space ??= DefaultSpace();
         options = options?.Clone() ?? new SweepOptions(); // the caller's object is never changed
