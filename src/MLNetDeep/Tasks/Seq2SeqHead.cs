@@ -166,7 +166,12 @@ internal sealed class Seq2SeqHead : TaskHead
         }
     }
 
-    public override string? SingleGraphOnnxUnsupported(HeadSpec spec) =>
+    public override string? SingleGraphOnnxUnsupported(HeadSpec spec) => NoSingleGraph;
+
+    /// <summary>Never reached: the exporter asks <see cref="SingleGraphOnnxUnsupported"/> first.</summary>
+    internal override void EmitOnnx(Onnx.OnnxHeadWriter w) => throw new Onnx.OnnxExportException("the sequence-to-sequence head", NoSingleGraph);
+
+    private const string NoSingleGraph =
         "its prediction is a decoding loop (greedy or beam search, one decoder step per output token) that the single-graph export does not write. " +
         "Save it with DeepTransformer.Save(path) (MLNetDeep's own format: identical predictions after DeepTransformer.Load, and continued training), " +
         "or export the encoder and one decoder step with model.ExportSeq2SeqToOnnx(encoderPath, decoderStepPath) and run the decoding loop " +
