@@ -134,12 +134,7 @@ internal sealed class Seq2SeqHead : TaskHead
     /// </summary>
     internal static Tensor Decode(Seq2SeqNetwork network, Tensor input, Tensor? lengths, Seq2SeqDecodeOptions decoding, int maxTokens)
     {
-        var options = new Seq2SeqDecodeOptions
-        {
-            BeamWidth = decoding.BeamWidth, LengthNormalization = decoding.LengthNormalization, LengthPenaltyAlpha = decoding.LengthPenaltyAlpha,
-            MaxOutputLength = maxTokens,
-        };
-        var predictions = Seq2SeqDecoder.Decode(network, input, lengths, options);
+        var predictions = Seq2SeqDecoder.Decode(network, input, lengths, decoding.WithMaxOutputLength(maxTokens));
         int width = maxTokens + 2;
         var rows = new float[predictions.Length * width];
         for (int i = 0; i < predictions.Length; i++)

@@ -102,20 +102,11 @@ public static class Seq2SeqCatalogExtensions
             Kind = d.Head.Kind, ClassNames = d.Head.ClassNames, Columns = d.Head.Columns,
             Seq2Seq = new Seq2SeqOutput
             {
-                Decoding = new Seq2SeqDecodeOptions
-                {
-                    BeamWidth = decoding.BeamWidth, LengthNormalization = decoding.LengthNormalization, LengthPenaltyAlpha = decoding.LengthPenaltyAlpha,
-                    MaxOutputLength = decoding.MaxOutputLength ?? network.Architecture.MaxOutputLength,
-                },
+                Decoding = decoding.WithMaxOutputLength(decoding.MaxOutputLength ?? network.Architecture.MaxOutputLength),
                 LogProbabilityColumn = logProbabilityColumn ?? output.LogProbabilityColumn,
             },
         };
-        var description = new ModelDescription
-        {
-            FormatVersion = d.FormatVersion, LibraryVersion = d.LibraryVersion, Architecture = d.Architecture, Head = spec,
-            FeatureColumnName = d.FeatureColumnName, ScoringBatchSize = model.ScoringBatchSize, FeatureVectorSize = d.FeatureVectorSize,
-            LongestRowValues = d.LongestRowValues, History = d.History,
-        };
+        var description = d.WithHead(spec);
         // The copy is built under a private random stream: building draws initial weights, which must not advance the
         // stream of a run training at the same time (they are overwritten by the trained ones anyway).
         using var random = new TrainingRandom(0);
@@ -123,7 +114,7 @@ public static class Seq2SeqCatalogExtensions
         var device = network.parameters().First().device;
         model.CopyWeightsTo(copy);
         copy.to(device);
-        return new DeepTransformer(description, copy, device);
+        return new DeepTransformer(description, copy, device) { ScoringBatchSize = model.ScoringBatchSize };
     }
 
     /// <summary>

@@ -95,11 +95,7 @@ public sealed class Seq2SeqOptions : TrainerOptions
     /// <summary>What the trained model writes when scoring, from these options.</summary>
     internal Seq2SeqOutput Output() => new()
     {
-        Decoding = new Seq2SeqDecodeOptions
-        {
-            BeamWidth = Decoding.BeamWidth, LengthNormalization = Decoding.LengthNormalization, LengthPenaltyAlpha = Decoding.LengthPenaltyAlpha,
-            MaxOutputLength = Decoding.MaxOutputLength ?? MaxOutputLength,
-        },
+        Decoding = Decoding.WithMaxOutputLength(Decoding.MaxOutputLength ?? MaxOutputLength),
         LogProbabilityColumn = LogProbabilityColumn,
     };
 }
