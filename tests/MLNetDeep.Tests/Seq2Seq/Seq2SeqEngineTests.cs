@@ -98,6 +98,25 @@ public sealed class Seq2SeqEngineTests
     }
 
     [Fact]
+    public void ConcurrentFits_OfOneEstimator_EqualTheSequentialFit()
+    {
+        // Scheduled sampling draws its coin flips from the torch generator: each run must draw from its own stream.
+        var train = G2PEstimator.Rows(CmuDictSplit.Train, 200);
+        var options = ResumableOptions();
+        options.Epochs = 2;
+        var trainer = new Seq2SeqTrainer(options);
+        using var sequential = trainer.Fit(train);
+        var concurrent = Task.WhenAll(Enumerable.Range(0, 2).Select(_ => Task.Run(() => trainer.Fit(train)))).GetAwaiter().GetResult();
+        foreach (var model in concurrent)
+        {
+            Assert.Equal(sequential.History.Epochs.Select(e => e.TrainLoss), model.History.Epochs.Select(e => e.TrainLoss));
+            foreach (var ((name, a), (_, b)) in sequential.Network.named_parameters().Zip(model.Network.named_parameters()))
+                Assert.True(ControlKit.Flat(a).SequenceEqual(ControlKit.Flat(b)), $"{name} differs");
+            model.Dispose();
+        }
+    }
+
+    [Fact]
     public void Loss_WithLabelSmoothingAndTokenWeights_EqualsAHandComputation()
     {
         // Two rows of 2 and 1 target tokens (K = 3): step targets [t, t, end] and [t, end, pad]; logits for 3 steps.
