@@ -5,6 +5,8 @@
 #  2. the Fashion-MNIST data set (Debian package dataset-fashion-mnist).
 #  3. ONNX's conformance data (Debian package libonnx-testdata), for the ONNX reader and importer tests.
 #  4. CMUdict, the grapheme-to-phoneme data of the sequence-to-sequence tests (Debian package pocketsphinx-en-us).
+#  5. onnx's checker (python3-onnx) and the English and German word lists (wamerican, wngerman), for the
+#     whole-pipeline ONNX export tests (real text; the checker test is skipped without python3-onnx).
 set -euo pipefail
 
 if ! command -v dotnet >/dev/null 2>&1; then
@@ -18,7 +20,8 @@ apt_update_once() {
 }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-libstdcxx=$(ldconfig -p 2>/dev/null | awk '/libstdc\+\+\.so\.6 .*x86-64/{print $NF; exit}')
+# awk reads to the end (no early exit): with pipefail, an exit before ldconfig finishes writing fails the line with SIGPIPE (rc 141)
+libstdcxx=$(ldconfig -p 2>/dev/null | awk '/libstdc\+\+\.so\.6 .*x86-64/ && !found {print $NF; found = 1}')
 libstdcxx=${libstdcxx:-/lib/x86_64-linux-gnu/libstdc++.so.6}
 if ! grep -q GLIBCXX_3.4.32 "$libstdcxx" 2>/dev/null; then
   echo "setup: $libstdcxx lacks GLIBCXX_3.4.32; installing libstdc++6 from Debian 13 (trixie)"
@@ -49,4 +52,13 @@ if [ ! -f /usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict ]; then
   apt_update_once
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq pocketsphinx-en-us >/dev/null
 fi
-echo "setup: ready (libstdc++ GLIBCXX_3.4.32, Fashion-MNIST in /usr/share/datasets/fashion-mnist, ONNX test data in /usr/share/libonnx-testdata, CMUdict in /usr/share/pocketsphinx/model/en-us)"
+missing=()
+/usr/bin/python3 -c "import onnx" >/dev/null 2>&1 || missing+=(python3-onnx)
+[ -f /usr/share/dict/american-english ] || missing+=(wamerican)
+[ -f /usr/share/dict/ngerman ] || missing+=(wngerman)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  apt_update_once
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+echo "setup: ready (libstdc++ GLIBCXX_3.4.32, Fashion-MNIST in /usr/share/datasets/fashion-mnist, ONNX test data in /usr/share/libonnx-testdata, CMUdict in /usr/share/pocketsphinx/model/en-us, python3-onnx, word lists in /usr/share/dict)"

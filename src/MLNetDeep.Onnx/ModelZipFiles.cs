@@ -40,6 +40,10 @@ public static class ModelZipFiles
         {
             return catalog.Load(path, out inputSchema);
         }
+        catch (Exception e) when (OnnxRuntimeNatives.IsMissing(e))
+        {
+            throw OnnxRuntimeNatives.Missing($"Loading '{path}' (its OnnxTransformer)", e);
+        }
         catch (Exception e) when (e is TargetInvocationException or InvalidOperationException or InvalidDataException or FormatException)
         {
             var inner = e;

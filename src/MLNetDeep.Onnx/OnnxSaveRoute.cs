@@ -35,6 +35,7 @@ internal sealed class OnnxSaveRoute : IMLNetSaveRoute
 {
     public ITransformer ToMLNetTransformer(DeepTransformer model, MLContext? mlContext)
     {
+        OnnxRuntimeNatives.EnsureAvailable("Saving an MLNetDeep model inside an ML.NET model (mlContext.Model.Save, ToOnnxTransformer)");
         var ml = mlContext ?? new MLContext();
         var description = model.Description;
         var spec = description.Head;

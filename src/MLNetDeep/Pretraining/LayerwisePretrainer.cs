@@ -54,7 +54,7 @@ internal static class LayerwisePretrainer
     }
 
     /// <summary>A seed from torch's global generator (seeded by the trainer), for callers that pass none.</summary>
-    private static int DrawSeed()
+    internal static int DrawSeed()
     {
         using var r = randint(int.MaxValue, new long[] { 1 }, ScalarType.Int64);
         return (int)r.item<long>();

@@ -84,6 +84,7 @@ public sealed class DeepTransformer : ITransformer, IDisposable
     public IDataView Transform(IDataView input)
     {
         ThrowIfDisposed();
+        MLNetInternals.ConvertToOnnxGuard.ThrowIfInsideMLNetConverter(); // ML.NET's ConvertToOnnx would write a graph without the network
         return new ScoredDataView(this, input ?? throw new ArgumentNullException(nameof(input)));
     }
 

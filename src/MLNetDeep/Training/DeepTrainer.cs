@@ -90,7 +90,12 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
             var network = random.Use(() => CreateNetwork(arch, train.Spec, warmStart));
             network.to(device);
             var history = new TrainingHistory { TrainingRows = train.Count, ValidationRows = val?.Count ?? 0 };
-            if (Options.Pretraining is { } pre) random.Use(() => Pretrain(network, pre, train, arch.Layout, device, history, channel));
+            if (Options.Pretraining is { } pre)
+            {
+                // Pretraining draws from a generator of its own, seeded from the run's stream, so it needs no process-wide lock.
+                int pretrainingSeed = random.Use(Pretraining.LayerwisePretrainer.DrawSeed);
+                Pretrain(network, pre, train, arch.Layout, device, history, channel, pretrainingSeed);
+            }
             DeepTransformer Result()
             {
                 network.eval();
@@ -237,7 +242,7 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
 
     /// <summary>Greedy layer-wise pretraining on the training rows and/or the unlabeled rows.</summary>
     private void Pretrain(DeepNetwork network, Pretraining.PretrainingOptions pre, ITrainingData train, FeatureLayout layout, Device device,
-        TrainingHistory history, IChannel? channel)
+        TrainingHistory history, IChannel? channel, int seed)
     {
         using var scope = NewDisposeScope();
         var parts = new List<Tensor>();
@@ -245,7 +250,7 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
         if (pre.UnlabeledData is { } unlabeled) parts.Add(Pretraining.LayerwisePretrainer.LoadFeatures(unlabeled, layout, Options.FeatureColumnName).to(device));
         var all = parts.Count == 1 ? parts[0] : cat(parts, 0);
         history.Pretraining.AddRange(Pretraining.LayerwisePretrainer.Run(network, pre, all, pre.BatchSize ?? Options.BatchSize,
-            m => channel?.Info(MessageSensitivity.None, m)));
+            m => channel?.Info(MessageSensitivity.None, m), seed));
     }
 
     /// <summary>
