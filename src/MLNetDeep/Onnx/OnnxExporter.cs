@@ -49,6 +49,7 @@ internal static class OnnxExporter
         var description = model.Description;
         var spec = description.Head;
         var arch = description.Architecture;
+        if (model.Head.SingleGraphOnnxUnsupported(spec) is string why) throw new OnnxExportException($"this {spec.Kind} model", why);
         var exporter = OnnxExporterRegistry.For(arch);
         if (spec.Kind == PredictionKind.SequenceTagging && form == OnnxGraphForm.SingleRow)
             throw new OnnxExportException("the sequence-tagging head",
