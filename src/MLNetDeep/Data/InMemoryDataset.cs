@@ -118,7 +118,7 @@ internal sealed class InMemoryDataset : ITrainingData
                     {
                         var steps = stepLabels(row);
                         int expected = layout is ISequenceLayout seq ? seq.Steps(span.Length) : span.Length;
-                        if (steps.Length != expected)
+                        if (head.StepLabelsAlignWithFeatures && steps.Length != expected)
                             throw new InvalidDataException(
                                 $"Label column '{labelColumn}', row {row}: {steps.Length} step labels, but feature column '{featureColumn}' has {expected} steps. " +
                                 "A tagging label needs exactly one label per step; tokenize the tags and the text the same way.");

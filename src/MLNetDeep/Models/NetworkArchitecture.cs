@@ -17,6 +17,7 @@ namespace MLNetDeep.Models;
 [JsonDerivedType(typeof(Sequence.SequenceArchitecture), "sequence")]
 [JsonDerivedType(typeof(Seq2Seq.Seq2SeqArchitecture), "seq2seq")]
 [JsonDerivedType(typeof(Dense.MlpArchitecture), "mlp")]
+[JsonDerivedType(typeof(Custom.CustomArchitecture), "custom")]
 public abstract class NetworkArchitecture
 {
     /// <summary>How rows' feature vectors become network inputs.</summary>

@@ -111,8 +111,7 @@ public sealed class DeepTransformer : ITransformer, IDisposable
             using var scope = NewDisposeScope();
             using var _ = no_grad();
             var (x, lengths) = _layout.Collate(values, rowLengths);
-            var raw = _network.Forward(x.to(_device), lengths?.to(_device));
-            var result = _head.Postprocess(Spec, raw, lengths).to(ScalarType.Float32).cpu().contiguous();
+            var result = _head.ScoreBatch(Spec, _network, x.to(_device), lengths?.to(_device)).to(ScalarType.Float32).cpu().contiguous();
             NativeBuffers.Floats(result).CopyTo(outputs);
         }
     }
