@@ -17,7 +17,7 @@ internal sealed class DenseHeadLayers
         var modules = network.named_modules().ToDictionary(m => m.name, m => m.module);
         if (!modules.TryGetValue(Models.ModulePaths.HeadLayers, out var headLayers) || headLayers is not TorchSharp.Modules.Sequential seq)
             throw new NotSupportedException("Pretraining needs a network with a dense head ('head.layers'); this network has none.");
-        if (modules.TryGetValue("head", out var head) && head is Models.DenseHeadModule { HasSkips: true })
+        if (modules.TryGetValue(Models.ModulePaths.Head, out var head) && head is Models.DenseHeadModule { HasSkips: true })
             throw new NotSupportedException(
                 "Pretraining trains the hidden layers one at a time as autoencoders (or RBMs), and skip connections (Residual = true) join " +
                 "layers that would then be trained apart. Set Residual = false, or Pretraining = null.");
