@@ -28,12 +28,7 @@ internal static class MLNetModelSave
     {
         get
         {
-            if (_route is not null) return _route;
-            Type? type;
-            try { type = Type.GetType(RouteTypeName, throwOnError: false); }
-            catch (Exception e) when (e is FileLoadException or BadImageFormatException) { type = null; }
-            if (type is null) return null;
-            return _route = (IMLNetSaveRoute)Activator.CreateInstance(type, nonPublic: true)!;
+            return _route ??= MLNetInternals.Satellites.Create<IMLNetSaveRoute>(RouteTypeName);
         }
     }
 

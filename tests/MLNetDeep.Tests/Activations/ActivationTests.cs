@@ -9,6 +9,7 @@ using static TorchSharp.torch;
 
 namespace MLNetDeep.Tests.Activations;
 
+[Trait("Category", "Unit")]
 public class ActivationTests
 {
     private static readonly float[] Inputs = { -6f, -2.5f, -1f, -0.3f, 0f, 0.3f, 1f, 2.5f, 6f };

@@ -10,6 +10,7 @@ using static TorchSharp.torch;
 
 namespace MLNetDeep.Tests.Augmentation;
 
+[Trait("Category", "Training")]
 public class AugmentationTests
 {
     private static readonly MLContext Ml = new(seed: 1);

@@ -9,6 +9,7 @@ using MLNetDeep.Models.Cnn;
 
 namespace MLNetDeep.Tests.Checkpoints;
 
+[Trait("Category", "Unit")]
 public class ResumeTests
 {
     private static readonly MLContext Ml = new(seed: 1);

@@ -9,6 +9,7 @@ using Xunit;
 namespace MLNetDeep.Tests.Cnn;
 
 /// <summary>Each kind of bad input fails with a message naming the column or option, the value received and the fix.</summary>
+[Trait("Category", "Unit")]
 public class BadInputTests
 {
     private readonly MLContext _ml = new(seed: 1);

@@ -9,6 +9,7 @@ using Xunit.Abstractions;
 namespace MLNetDeep.Tests.Cnn;
 
 /// <summary>The three CNN tasks learn on real Fashion-MNIST through ordinary ML.NET pipelines.</summary>
+[Trait("Category", "Training")]
 public class CnnAccuracyTests
 {
     private readonly ITestOutputHelper _out;

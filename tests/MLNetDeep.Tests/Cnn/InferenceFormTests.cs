@@ -8,6 +8,7 @@ using static TorchSharp.torch;
 namespace MLNetDeep.Tests.Cnn;
 
 /// <summary>The eval-mode forms of CNN layers compute the same function as the training-mode layers.</summary>
+[Trait("Category", "Unit")]
 public class InferenceFormTests
 {
     public InferenceFormTests() => TorchRuntime.EnsureLoaded();
@@ -88,6 +89,7 @@ public class InferenceFormTests
 }
 
 /// <summary>Block copies between spans and tensor memory.</summary>
+[Trait("Category", "Unit")]
 public class NativeBuffersTests
 {
     public NativeBuffersTests() => TorchRuntime.EnsureLoaded();
@@ -108,6 +110,7 @@ public class NativeBuffersTests
 }
 
 /// <summary>The vectorised non-finite check finds every NaN and infinity, wherever it sits, and passes huge finite values.</summary>
+[Trait("Category", "Unit")]
 public class FiniteCheckTests
 {
     [Theory]
@@ -133,6 +136,7 @@ public class FiniteCheckTests
 }
 
 /// <summary>Fixed-size rows are read straight into one tensor when the source announces its row count; a wrong count still loads every row.</summary>
+[Trait("Category", "Unit")]
 public class DirectLoadingTests
 {
     /// <summary>A data view that announces a row count of its own choosing.</summary>

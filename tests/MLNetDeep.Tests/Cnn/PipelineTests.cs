@@ -12,6 +12,7 @@ using MLNetDeep.Models.Cnn;
 namespace MLNetDeep.Tests.Cnn;
 
 /// <summary>The trained transformer behaves as an ordinary ML.NET component.</summary>
+[Trait("Category", "Training")]
 public class PipelineTests
 {
     private sealed class Prediction

@@ -12,6 +12,7 @@ using Xunit.Abstractions;
 namespace MLNetDeep.Tests.Custom;
 
 /// <summary>Bad registrations, names, shapes and options get clear errors naming the module, the value received and the fix.</summary>
+[Trait("Category", "Unit")]
 public sealed class CustomModuleErrorTests
 {
     private static readonly MLContext Ml = new(seed: 1);

@@ -21,6 +21,7 @@ namespace MLNetDeep.Tests.Custom;
 /// within 1e-5 on real Fashion-MNIST test rows (batches of 1, 7 and 64) for every exportable layer and option, and a
 /// saved ML.NET model zip scores the same after loading. Anything else is refused naming the module's path and type.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class CustomModuleOnnxTests
 {
     private const float Tight = 1e-5f;

@@ -17,6 +17,7 @@ public sealed class MlpSearch
 }
 
 /// <summary>A sweep over a custom module's own options and the trainer's, through the trainer-backed objective.</summary>
+[Trait("Category", "Unit")]
 public sealed class CustomModuleSweepTests
 {
     private readonly ITestOutputHelper _out;

@@ -10,6 +10,7 @@ using Xunit.Abstractions;
 
 namespace MLNetDeep.Tests.Diagnostics;
 
+[Trait("Category", "Training")]
 public class NativeMemoryTests
 {
     private readonly ITestOutputHelper _out;

@@ -15,6 +15,7 @@ namespace MLNetDeep.Tests.Diagnostics;
 /// The classic experiment: 8 sigmoid layers with a small random init → early layers' gradients vanish and the
 /// net stays near chance; the same depth with ReLU + He init, or with batch norm, keeps gradients flowing and learns.
 /// </summary>
+[Trait("Category", "Training")]
 public class VanishingGradientTests
 {
     private static readonly MLContext Ml = new(seed: 1);

@@ -8,6 +8,7 @@ using Xunit.Abstractions;
 
 namespace MLNetDeep.Tests.EarlyStopping;
 
+[Trait("Category", "Unit")]
 public class EarlyStoppingTests
 {
     private static readonly MLContext Ml = new(seed: 1);

@@ -15,6 +15,7 @@ namespace MLNetDeep.Tests.Engine;
 /// gives: per-run state lives in per-Fit objects, and each run draws from its own torch random stream (dropout,
 /// augmentation, initialisation).
 /// </summary>
+[Trait("Category", "Unit")]
 public class ConcurrencyTests
 {
     private static float[] AllWeights(DeepTransformer model) =>

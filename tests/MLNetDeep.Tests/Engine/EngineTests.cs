@@ -18,6 +18,7 @@ using static TorchSharp.torch;
 namespace MLNetDeep.Tests.Engine;
 
 /// <summary>The engine's contracts: task-owned losses, typed monitors, seeds, output names, untouched options.</summary>
+[Trait("Category", "Training")]
 public class EngineTests
 {
     private static SequenceOptions Tagger() => new()

@@ -5,6 +5,7 @@ using Xunit;
 
 namespace MLNetDeep.Tests.Foundation;
 
+[Trait("Category", "Unit")]
 public class RuntimeTests
 {
     [Fact]

@@ -7,6 +7,7 @@ using MLNetDeep.Models.Cnn;
 
 namespace MLNetDeep.Tests.Initializers;
 
+[Trait("Category", "Unit")]
 public class ConstantTests
 {
     [Fact]

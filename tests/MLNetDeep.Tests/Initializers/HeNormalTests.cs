@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 
 namespace MLNetDeep.Tests.Initializers;
 
+[Trait("Category", "Unit")]
 public class HeNormalTests
 {
     [Fact]

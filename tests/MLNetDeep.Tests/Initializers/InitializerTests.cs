@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 namespace MLNetDeep.Tests.Initializers;
 
 /// <summary>What all initializers share: fans, the default by activation, JSON.</summary>
+[Trait("Category", "Unit")]
 public class InitializerTests
 {
     [Fact]

@@ -3,6 +3,7 @@ using Xunit;
 
 namespace MLNetDeep.Tests.Initializers;
 
+[Trait("Category", "Unit")]
 public class LeCunUniformTests
 {
     [Fact]

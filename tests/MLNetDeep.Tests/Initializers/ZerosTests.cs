@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 
 namespace MLNetDeep.Tests.Initializers;
 
+[Trait("Category", "Unit")]
 public class ZerosTests
 {
     [Fact]

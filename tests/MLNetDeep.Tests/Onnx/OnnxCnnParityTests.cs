@@ -15,6 +15,7 @@ namespace MLNetDeep.Tests.Onnx;
 /// Exported CNNs scored by ONNX Runtime match the TorchSharp transformer within 1e-4 on real Fashion-MNIST
 /// test rows, for every block option, every head, and batches of 1, 7 and 64 rows.
 /// </summary>
+[Trait("Category", "Training")]
 public sealed class OnnxCnnParityTests
 {
     private readonly ITestOutputHelper _out;

@@ -18,6 +18,7 @@ using MLNetDeep.Tasks;
 namespace MLNetDeep.Tests.Onnx;
 
 /// <summary>What can't be exported fails with a clear error naming the layer and why; the protobuf writer's encoding.</summary>
+[Trait("Category", "Unit")]
 public sealed class OnnxExportErrorTests
 {
     private static DeepTransformer SmallModel(List<CnnLayer>? layers = null) =>

@@ -16,6 +16,7 @@ namespace MLNetDeep.Tests.Onnx;
 /// Real ONNX consumers: ML.NET's ApplyOnnxModel on the exported file, and mlContext.Model.Save / Load of
 /// whole pipelines holding an MLNetDeep model (forwarded to OnnxTransformer + MapValueToKey).
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class OnnxMLNetTests : IDisposable
 {
     private readonly ITestOutputHelper _out;
@@ -199,6 +200,7 @@ public sealed class DoubleImage
     public string Label { get; set; } = "";
 }
 
+[Trait("Category", "Unit")]
 public sealed class OnnxMLNetDoubleFeatureTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("mlnetdeep-double-").FullName;

@@ -17,6 +17,7 @@ namespace MLNetDeep.Tests.Onnx;
 /// The exported encoder and decoder-step graphs, run by ONNX Runtime with the driver loop of docs/seq2seq.md, against
 /// the TorchSharp network on real CMUdict words (padded batches with lengths): every output within 1e-4.
 /// </summary>
+[Trait("Category", "Training")]
 public sealed class OnnxSeq2SeqParityTests
 {
     private const float Tolerance = 1e-4f;

@@ -20,6 +20,7 @@ namespace MLNetDeep.Tests.Onnx;
 /// transformer on real Fashion-MNIST rows, for fixed-length rows, variable-length rows (every truncation rule), tokens
 /// and taggers (per-step outputs).
 /// </summary>
+[Trait("Category", "Training")]
 public sealed class OnnxSequenceModelSaveTests : IDisposable
 {
     private readonly ITestOutputHelper _out;

@@ -49,6 +49,7 @@ public sealed class TaggedTokenRow
 /// real Fashion-MNIST rows read row by row (28 steps × 28 pixels), for every cell, stacking, direction, summary and
 /// head, batches of 1, 7 and 64 rows, and (with the Lengths input) rows of different lengths in one batch.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class OnnxSequenceParityTests
 {
     /// <summary>Token ids of <see cref="TokenImageRow"/>: 1..Vocabulary.</summary>

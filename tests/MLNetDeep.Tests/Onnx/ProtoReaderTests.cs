@@ -21,6 +21,7 @@ namespace MLNetDeep.Tests.Onnx;
 /// ONNX tensor decoding against ONNX Runtime, and read → write round trips: MLNetDeep's own exports come back byte for
 /// byte, ResNet18 and every model of ONNX's conformance data score identically in ONNX Runtime after the round trip.
 /// </summary>
+[Trait("Category", "Training")]
 public sealed class ProtoReaderTests
 {
     private readonly ITestOutputHelper _out;

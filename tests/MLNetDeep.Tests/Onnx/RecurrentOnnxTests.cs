@@ -14,6 +14,7 @@ namespace MLNetDeep.Tests.Onnx;
 /// The recurrent building blocks for the sequence families, checked against plain TorchSharp nn.LSTM / nn.GRU /
 /// nn.RNN modules: gate-order conversion, stacked and bidirectional layers, and variable lengths.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class RecurrentOnnxTests
 {
     private const int Batch = 3, Steps = 6, Features = 5, Hidden = 4;

@@ -15,6 +15,7 @@ namespace MLNetDeep.Tests.OnnxImport;
 /// exactly). The tests listed in <see cref="Gaps"/> use a feature the importer rejects: they must fail at import with
 /// an <see cref="OnnxImportException"/> that says so.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class ConformanceTests
 {
     private readonly ITestOutputHelper _out;

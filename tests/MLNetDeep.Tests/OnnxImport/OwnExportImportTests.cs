@@ -25,6 +25,7 @@ namespace MLNetDeep.Tests.OnnxImport;
 /// transformer's Score column; and the sequence models (LSTM, GRU, RNN; stacked, bidirectional, every summary, rows of
 /// different lengths through the Lengths input).
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class OwnExportImportTests
 {
     private readonly ITestOutputHelper _out;

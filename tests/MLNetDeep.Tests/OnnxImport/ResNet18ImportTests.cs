@@ -17,6 +17,7 @@ namespace MLNetDeep.Tests.OnnxImport;
 /// This CNTK "ResNet18" has 22 convolutions: the stem, then 2, 2, 2 and 3 basic residual units (64, 128, 256, 512
 /// channels), 15.9 M weights, where torchvision's ResNet18 has 2 units in the last stage.
 /// </summary>
+[Trait("Category", "Training")]
 public sealed class ResNet18ImportTests
 {
     private const int Images = 6;

@@ -19,6 +19,7 @@ namespace MLNetDeep.Tests.OnnxImport;
 /// CMUdict words against ONNX Runtime on the same graphs: every output (memory, keys, states, log-probabilities,
 /// attention weights) within 1e-4, for three decoding steps fed the previous step's outputs.
 /// </summary>
+[Trait("Category", "Training")]
 public sealed class Seq2SeqImportTests
 {
     private readonly ITestOutputHelper _out;

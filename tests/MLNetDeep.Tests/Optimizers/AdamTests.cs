@@ -4,6 +4,7 @@ using Xunit.Abstractions;
 
 namespace MLNetDeep.Tests.Optimizers;
 
+[Trait("Category", "Training")]
 public class AdamTests
 {
     private readonly ITestOutputHelper _log;

@@ -12,6 +12,7 @@ namespace MLNetDeep.Tests.Optimizers;
 /// 1 − 0.095 per step. Momentum accumulates the consistent x gradient; AdaGrad, RMSprop and Adam rescale each
 /// coordinate by its own gradient size, so both directions move at a similar pace.
 /// </summary>
+[Trait("Category", "Unit")]
 public class ClassicComparisonTests
 {
     private static readonly double[] Start = { -7.0, 2.0 };

@@ -10,6 +10,7 @@ namespace MLNetDeep.Tests.Optimizers;
 /// L-BFGS with several iterations per step and the strong-Wolfe line search, driven through <c>Step(closure)</c> on
 /// full-batch problems (no trainer).
 /// </summary>
+[Trait("Category", "Training")]
 public class LbfgsStrongWolfeTests
 {
     private readonly ITestOutputHelper _log;

@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 
 namespace MLNetDeep.Tests.Optimizers;
 
+[Trait("Category", "Unit")]
 public class LbfgsTests
 {
     private readonly ITestOutputHelper _log;

@@ -4,6 +4,7 @@ using Xunit.Abstractions;
 
 namespace MLNetDeep.Tests.Optimizers;
 
+[Trait("Category", "Unit")]
 public class NadamTests
 {
     private readonly ITestOutputHelper _log;

@@ -8,6 +8,7 @@ using static TorchSharp.torch;
 namespace MLNetDeep.Tests.Optimizers;
 
 /// <summary>What every optimizer shares: JSON round trips, rate validation, parameter-group multipliers.</summary>
+[Trait("Category", "Unit")]
 public class OptimizerOptionsTests
 {
     public static TheoryData<Optimizer> All() => new()

@@ -7,6 +7,7 @@ using MLNetDeep.Models.Cnn;
 
 namespace MLNetDeep.Tests.Optimizers;
 
+[Trait("Category", "Unit")]
 public class SgdTests
 {
     private readonly ITestOutputHelper _log;

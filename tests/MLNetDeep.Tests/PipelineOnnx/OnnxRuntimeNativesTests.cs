@@ -13,6 +13,7 @@ namespace MLNetDeep.Tests.PipelineOnnx;
 /// mirror of this output folder without libonnxruntime: managed assemblies copied (32 MB; a symbolic link would make the
 /// runtime look for natives beside the link's target), the native libraries (LibTorch, 580 MB) linked.
 /// </summary>
+[Trait("Category", "Training")]
 public sealed class OnnxRuntimeNativesTests : IDisposable
 {
     private readonly ITestOutputHelper _out;

@@ -31,6 +31,7 @@ public sealed class ScaledPixels
 /// the option and the value; ML.NET's opset-12 operators keep their meaning under the newer opset; ML.NET's own
 /// ConvertToOnnx can be made to refuse MLNetDeep models.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class PipelineOnnxErrorTests : IDisposable
 {
     private readonly ITestOutputHelper _out;

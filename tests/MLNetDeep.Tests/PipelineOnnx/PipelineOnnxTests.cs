@@ -17,6 +17,7 @@ namespace MLNetDeep.Tests.PipelineOnnx;
 /// Debian's English and German word lists): ONNX Runtime on the raw input columns gives the pipeline's labels on every row
 /// and its scores within 1e-4, ApplyOnnxModel in a fresh MLContext the same, and onnx's full checker accepts the file.
 /// </summary>
+[Trait("Category", "Training")]
 public sealed class PipelineOnnxTests : IDisposable
 {
     private readonly ITestOutputHelper _out;

@@ -8,6 +8,7 @@ using Xunit.Abstractions;
 
 namespace MLNetDeep.Tests.Pretraining;
 
+[Trait("Category", "Training")]
 public class PretrainingTests
 {
     private static Lazy<(IDataView Train, IDataView Test)> Labeled => FewLabels.Labeled;

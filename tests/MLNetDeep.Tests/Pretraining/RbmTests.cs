@@ -10,6 +10,7 @@ using static TorchSharp.torch;
 namespace MLNetDeep.Tests.Pretraining;
 
 /// <summary>The restricted Boltzmann machine itself: its formulas against scikit-learn and NumPy, and its training on real data.</summary>
+[Trait("Category", "Training")]
 public class RbmTests
 {
     private readonly ITestOutputHelper _out;

@@ -9,6 +9,7 @@ using MLNetDeep.Tasks;
 
 namespace MLNetDeep.Tests.Regularization;
 
+[Trait("Category", "Training")]
 public class BatchNormPlacementTests
 {
     private static readonly MLContext Ml = new(seed: 1);
@@ -35,6 +36,7 @@ public class BatchNormPlacementTests
     }
 }
 
+[Trait("Category", "Unit")]
 public class BinaryRegularizationTests
 {
     private sealed class Row

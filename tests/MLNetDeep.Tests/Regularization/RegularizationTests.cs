@@ -9,6 +9,7 @@ using static TorchSharp.torch;
 
 namespace MLNetDeep.Tests.Regularization;
 
+[Trait("Category", "Unit")]
 public class RegularizationTests
 {
     private static readonly MLContext Ml = new(seed: 1);

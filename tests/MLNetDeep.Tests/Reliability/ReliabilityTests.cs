@@ -22,6 +22,7 @@ using Xunit;
 namespace MLNetDeep.Tests.Reliability;
 
 /// <summary>What a hostile or careless user found (issue #12): each case failed or was silently wrong before the fix.</summary>
+[Trait("Category", "Unit")]
 public class ReliabilityTests
 {
     private static readonly MLContext Ml = new(seed: 1);
@@ -265,6 +266,7 @@ public class ReliabilityTests
 }
 
 /// <summary>Files a user passes or keeps: sweep databases and ML.NET model zips (issue #12, items 11 and 12).</summary>
+[Trait("Category", "Unit")]
 public class FileReliabilityTests
 {
     private static string TempDir() => Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "mlnetdeep-files-" + Guid.NewGuid().ToString("N")[..8])).FullName;

@@ -3,6 +3,7 @@ using Xunit;
 
 namespace MLNetDeep.Tests.Schedules;
 
+[Trait("Category", "Unit")]
 public class CosineDecayRestartsTests
 {
     [Fact]

@@ -4,6 +4,7 @@ using Xunit;
 
 namespace MLNetDeep.Tests.Schedules;
 
+[Trait("Category", "Unit")]
 public class CustomScheduleTests
 {
     private static readonly CustomSchedule HalveEachEpochAndDecayInside =

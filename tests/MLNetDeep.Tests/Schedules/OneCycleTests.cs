@@ -3,6 +3,7 @@ using Xunit;
 
 namespace MLNetDeep.Tests.Schedules;
 
+[Trait("Category", "Unit")]
 public class OneCycleTests
 {
     private static double Cos(double start, double end, double pct) => end + (start - end) / 2 * (1 + Math.Cos(Math.PI * pct));

@@ -5,6 +5,7 @@ using Xunit;
 
 namespace MLNetDeep.Tests.Schedules;
 
+[Trait("Category", "Unit")]
 public class ReduceOnPlateauTests
 {
     [Fact]

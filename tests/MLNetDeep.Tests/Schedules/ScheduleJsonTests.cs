@@ -6,6 +6,7 @@ using Xunit;
 namespace MLNetDeep.Tests.Schedules;
 
 /// <summary>Every schedule saves and loads as JSON through the base type (models keep their options that way) and previews the same after.</summary>
+[Trait("Category", "Unit")]
 public class ScheduleJsonTests
 {
     public static TheoryData<LearningRateSchedule> All() => new()

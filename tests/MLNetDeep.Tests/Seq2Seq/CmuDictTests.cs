@@ -4,6 +4,7 @@ using Xunit;
 namespace MLNetDeep.Tests.Seq2Seq;
 
 /// <summary>The CMUdict loader: real data, a deterministic word-level split, variants kept together.</summary>
+[Trait("Category", "Unit")]
 public sealed class CmuDictTests
 {
     [Fact]

@@ -6,6 +6,7 @@ using Xunit.Abstractions;
 namespace MLNetDeep.Tests.Seq2Seq;
 
 /// <summary>The model learns grapheme-to-phoneme conversion on real CMUdict words, well beyond a trivial baseline.</summary>
+[Trait("Category", "Unit")]
 public sealed class G2PLearningTests
 {
     private readonly ITestOutputHelper _out;

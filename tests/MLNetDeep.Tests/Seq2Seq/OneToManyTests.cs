@@ -13,6 +13,7 @@ using Xunit.Abstractions;
 namespace MLNetDeep.Tests.Seq2Seq;
 
 /// <summary>One-to-many: a real Fashion-MNIST image in, its class name spelled out letter by letter (a tiny captioning task).</summary>
+[Trait("Category", "Training")]
 public sealed class OneToManyTests
 {
     private readonly ITestOutputHelper _out;

@@ -5,6 +5,7 @@ using Xunit;
 namespace MLNetDeep.Tests.Seq2Seq;
 
 /// <summary>Bad targets, sources and options are refused with messages that name the column / option, the value and the fix.</summary>
+[Trait("Category", "Unit")]
 public sealed class Seq2SeqBadInputTests
 {
     private static readonly Seq2SeqArchitecture Arch = G2PData.Architecture(hidden: 8, maxOutput: 5);

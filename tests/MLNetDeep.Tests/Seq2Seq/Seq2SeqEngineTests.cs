@@ -13,6 +13,7 @@ using static TorchSharp.torch;
 namespace MLNetDeep.Tests.Seq2Seq;
 
 /// <summary>The seq2seq estimator on the shared engine: early stopping on a sequence metric, bit-identical resume, the loss itself.</summary>
+[Trait("Category", "Training")]
 public sealed class Seq2SeqEngineTests
 {
     private readonly ITestOutputHelper _out;

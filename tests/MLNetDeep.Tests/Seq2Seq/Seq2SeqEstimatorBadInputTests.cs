@@ -8,6 +8,7 @@ using Xunit;
 namespace MLNetDeep.Tests.Seq2Seq;
 
 /// <summary>Bad columns, targets and options are refused by the estimator with messages naming the column or option, the value and the fix.</summary>
+[Trait("Category", "Training")]
 public sealed class Seq2SeqEstimatorBadInputTests
 {
     private static MLContext Ml => G2PEstimator.Ml;

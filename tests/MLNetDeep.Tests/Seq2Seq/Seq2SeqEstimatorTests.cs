@@ -14,6 +14,7 @@ namespace MLNetDeep.Tests.Seq2Seq;
 /// The seq2seq estimator in an ML.NET pipeline on real CMUdict words: learning, text back through MapKeyToValue,
 /// PredictionEngine = batched Transform, save / load / warm start, decoding options, ONNX export, Model.Save's refusal.
 /// </summary>
+[Trait("Category", "Training")]
 public sealed class Seq2SeqEstimatorTests
 {
     private readonly ITestOutputHelper _out;

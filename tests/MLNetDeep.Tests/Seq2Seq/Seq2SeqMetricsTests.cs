@@ -7,6 +7,7 @@ using Xunit;
 namespace MLNetDeep.Tests.Seq2Seq;
 
 /// <summary>Seq2SeqMetrics against hand-computed cases and NLTK 3.8 (fixture written by Fixtures/seq2seq_metrics_nltk.py, so CI needs no Python).</summary>
+[Trait("Category", "Unit")]
 public sealed class Seq2SeqMetricsTests
 {
     private static IReadOnlyList<int> S(params int[] t) => t;

@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 namespace MLNetDeep.Tests.Seq2Seq;
 
 /// <summary>The network's guarantees: padding never changes a row's result, the two teacher-forced paths agree, decoding is consistent, weights survive a save.</summary>
+[Trait("Category", "Training")]
 public sealed class Seq2SeqNetworkTests
 {
     public static TheoryData<AttentionKind, RecurrentCell> Kinds => new()

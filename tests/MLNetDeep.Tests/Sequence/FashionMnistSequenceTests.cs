@@ -7,6 +7,7 @@ using MLNetDeep.Models.Sequence;
 namespace MLNetDeep.Tests.Sequence;
 
 /// <summary>Real data: each Fashion-MNIST image read as 28 steps (rows) of 28 pixels, through ordinary ML.NET pipelines.</summary>
+[Trait("Category", "Training")]
 public class FashionMnistSequenceTests
 {
     private readonly ITestOutputHelper _out;

@@ -11,6 +11,7 @@ namespace MLNetDeep.Tests.Sequence;
 /// carry a value across the sequence within a small budget; a plain tanh RNN with the same budget stays at the
 /// baseline of predicting the mean.
 /// </summary>
+[Trait("Category", "Training")]
 public class MemoryTaskTests
 {
     private readonly ITestOutputHelper _out;

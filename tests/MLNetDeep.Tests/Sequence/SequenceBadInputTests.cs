@@ -8,6 +8,7 @@ using Xunit;
 namespace MLNetDeep.Tests.Sequence;
 
 /// <summary>Bad input gives errors that name the column or option, the value received and the fix (or the documented handling).</summary>
+[Trait("Category", "Unit")]
 public class SequenceBadInputTests
 {
     private sealed class FixedRow

@@ -13,6 +13,7 @@ using static TorchSharp.torch;
 namespace MLNetDeep.Tests.Sequence;
 
 /// <summary>What the engine gives every family, checked for sequences: save/load, warm start, PredictionEngine, progress, validation, clipping, init.</summary>
+[Trait("Category", "Unit")]
 public class SequencePipelineTests
 {
     private sealed class SentencePrediction

@@ -10,6 +10,7 @@ using Xunit.Abstractions;
 namespace MLNetDeep.Tests.Sequence;
 
 /// <summary>Token sequences of varying length from text: padding invariance, bidirectional and stacked variants, tagging, truncation.</summary>
+[Trait("Category", "Training")]
 public class TokenSequenceTests
 {
     private readonly ITestOutputHelper _out;

@@ -9,6 +9,7 @@ using Xunit.Abstractions;
 namespace MLNetDeep.Tests.Sweeps;
 
 /// <summary>Sweeps through the real CNN estimator on a Fashion-MNIST subset.</summary>
+[Trait("Category", "Training")]
 public class CnnSweepTests
 {
     private readonly ITestOutputHelper _out;

@@ -3,6 +3,7 @@ using Xunit;
 
 namespace MLNetDeep.Tests.Sweeps;
 
+[Trait("Category", "Unit")]
 public class PlotTests
 {
     [Fact]

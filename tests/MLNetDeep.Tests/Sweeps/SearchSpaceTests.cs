@@ -5,6 +5,7 @@ using Xunit;
 
 namespace MLNetDeep.Tests.Sweeps;
 
+[Trait("Category", "Unit")]
 public class SearchSpaceTests
 {
     private sealed class Inner

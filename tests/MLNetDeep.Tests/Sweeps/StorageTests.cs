@@ -4,6 +4,7 @@ using Xunit.Abstractions;
 
 namespace MLNetDeep.Tests.Sweeps;
 
+[Trait("Category", "Training")]
 public class StorageTests
 {
     private readonly ITestOutputHelper _out;
@@ -18,12 +19,14 @@ public class StorageTests
         var db = Path.Combine(dir, "sweep.db");
         try
         {
-            string[] args = new[] { "worker", "--storage", "sqlite:" + db, "--sweep", "kill-test", "--trials", "8", "--epoch-ms", "150" }.Concat(Synthetic).ToArray();
+            string[] args = new[] { "worker", "--storage", "sqlite:" + db, "--sweep", "kill-test", "--trials", "8", "--epoch-ms", "400" }.Concat(Synthetic).ToArray();
             List<TrialRecord> before;
             using (var first = new WorkerProcess(args))
             {
                 Assert.True(first.WaitForLine("trial 3 started", TimeSpan.FromSeconds(90)), "the worker never reached trial 3:\n" + first.Output);
-                Thread.Sleep(250); // inside trial 3: one epoch reported, the next not yet
+                // Inside trial 3 (3 epochs of 400 ms): killed in its first epoch, or its second when the machine is slow to pass
+                // the line on; a whole trial's 1.2 s leaves room for a busy machine (150 ms epochs let it finish first there).
+                Thread.Sleep(150);
                 first.Kill();
                 _out.WriteLine("first run (killed):\n" + first.Output);
             }

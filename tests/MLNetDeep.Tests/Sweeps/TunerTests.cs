@@ -4,6 +4,7 @@ using Xunit.Abstractions;
 
 namespace MLNetDeep.Tests.Sweeps;
 
+[Trait("Category", "Unit")]
 public class TunerTests
 {
     private readonly ITestOutputHelper _out;

@@ -10,6 +10,7 @@ using Xunit.Abstractions;
 
 namespace MLNetDeep.Tests.Transfer;
 
+[Trait("Category", "Training")]
 public class TransferTests
 {
     private static readonly MLContext Ml = new(seed: 1);
