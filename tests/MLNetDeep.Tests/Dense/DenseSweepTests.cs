@@ -7,6 +7,7 @@ using Xunit.Abstractions;
 namespace MLNetDeep.Tests.Dense;
 
 /// <summary>DenseSweep on real tables: the default space, multiclass (LetterRecognition) and regression (BostonHousing).</summary>
+[Trait("Category", "Training")]
 public sealed class DenseSweepTests(ITestOutputHelper output)
 {
     [Fact]

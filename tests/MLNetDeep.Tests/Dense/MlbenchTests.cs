@@ -11,6 +11,7 @@ namespace MLNetDeep.Tests.Dense;
 /// the same Debian r-cran-mlbench files (row counts, column names, every numeric column's sum, factor levels with their
 /// counts, NAs, first values), written by Fixtures/mlbench_reference.R, so CI needs no R.
 /// </summary>
+[Trait("Category", "Unit")]
 public class MlbenchTests
 {
     private static readonly JsonElement Reference =

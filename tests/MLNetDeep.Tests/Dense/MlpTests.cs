@@ -14,6 +14,7 @@ using static MLNetDeep.Tests.Onnx.OnnxTestSupport;
 namespace MLNetDeep.Tests.Dense;
 
 /// <summary>The MLP trainers on real tables (Debian's r-cran-mlbench): accuracy, save/load, ONNX, Model.Save, depth and bad input.</summary>
+[Trait("Category", "Training")]
 public sealed class MlpTests : IDisposable
 {
     private readonly ITestOutputHelper _out;

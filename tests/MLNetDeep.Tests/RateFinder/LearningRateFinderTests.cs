@@ -13,6 +13,7 @@ using Xunit.Abstractions;
 namespace MLNetDeep.Tests.RateFinder;
 
 /// <summary>The learning-rate range test: its suggestion on a real task, what it leaves untouched, its start, stop and curve.</summary>
+[Trait("Category", "Training")]
 public sealed class LearningRateFinderTests(ITestOutputHelper output)
 {
     private static (MLContext Ml, IDataView Train, IDataView Test) Letters(int rows)
