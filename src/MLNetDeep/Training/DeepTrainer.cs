@@ -43,6 +43,21 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
         Head = head;
     }
 
+    /// <summary>The MLContext behind the catalog the trainer came from (null for trainers made without one).</summary>
+    private protected IHostEnvironment? Environment => _env;
+
+    /// <summary>A trainer of the same family and task with <paramref name="options"/> (the learning-rate range test trains a copy).</summary>
+    private protected abstract DeepTrainer<TOptions> WithOptions(TOptions options, IHostEnvironment? env);
+
+    /// <summary>A copy of the options (nested objects shared, callbacks list copied) for a variant of this trainer's run.</summary>
+    internal TOptions CopyOfOptions() => (TOptions)Options.CopyOptions();
+
+    /// <summary>A trainer of this family and task with other options, logging to <paramref name="env"/> (null = silent).</summary>
+    internal DeepTrainer<TOptions> Variant(TOptions options, IHostEnvironment? env) => WithOptions(options, env);
+
+    /// <summary>The seed a Fit uses: the options' Seed, else the MLContext's, else a random one.</summary>
+    internal int ResolveSeed() => Options.Seed ?? (_env is null ? null : MLNetBridge.GetSeed(_env)) ?? System.Random.Shared.Next();
+
     /// <summary>A fresh, validated architecture built from the options (a copy: later edits to the options don't leak in).</summary>
     protected abstract NetworkArchitecture CreateArchitecture();
 
@@ -71,7 +86,7 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
         if (validationData is not null) CheckValidationColumns(validationData.Schema, arch.Layout, classNames);
         arch.CheckMemory(new HeadSpec { Kind = Kind, ClassNames = classNames }.OutputSize); // before LibTorch is asked for the memory
 
-        int seed = Options.Seed ?? (_env is null ? null : MLNetBridge.GetSeed(_env)) ?? System.Random.Shared.Next();
+        int seed = ResolveSeed();
         using var channel = _env?.Start("MLNetDeep");
         using var random = new TrainingRandom(seed);
         var warmStart = Options.WarmStartFrom;

@@ -93,7 +93,7 @@ public abstract class TrainerOptions
     [JsonIgnore] public DeepTransformer? WarmStartFrom { get; set; }
 
     /// <summary>A copy of these options for a variant of the run (a sweep trial): nested option objects are shared, the callback list is copied.</summary>
-    private protected TrainerOptions CopyOptions()
+    internal TrainerOptions CopyOptions()
     {
         var copy = (TrainerOptions)MemberwiseClone();
         copy.Callbacks = new List<TrainingCallback>(Callbacks ?? new List<TrainingCallback>());

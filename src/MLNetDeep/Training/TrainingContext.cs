@@ -66,6 +66,20 @@ public sealed class TrainingContext
         StopReason = reason;
     }
 
+    /// <summary>
+    /// Ends training at once, in the middle of an epoch (the epoch is not summarised or validated), recording
+    /// <paramref name="reason"/>; the run returns its model normally. For components that measure something over a number of
+    /// batches (the learning-rate range test).
+    /// </summary>
+    public void StopNow(string reason)
+    {
+        Stop(reason);
+        StoppedNow = true;
+    }
+
+    /// <summary>True once <see cref="StopNow"/> was called.</summary>
+    internal bool StoppedNow { get; private set; }
+
     /// <summary>Marks the run as diverged: the loop stops at once and the divergence guard restores or throws.</summary>
     public void Diverge(string reason) => Divergence ??= reason;
 

@@ -40,7 +40,7 @@ internal sealed class TrainingLoop
         for (int epoch = _context.StartEpoch; epoch <= _context.Epochs && !_context.StopTraining; epoch++)
         {
             var sw = Stopwatch.StartNew();
-            if (!TrainEpoch(epoch, train, out double trainLoss)) break; // diverged
+            if (!TrainEpoch(epoch, train, out double trainLoss)) break; // diverged, or stopped at once
             var (valLoss, metrics) = validation is null ? ((double?)null, new Dictionary<string, double>()) : _steps.Evaluate(_network, validation);
             sw.Stop();
             epochTimes.Add(sw.Elapsed.TotalSeconds);
@@ -88,13 +88,13 @@ internal sealed class TrainingLoop
             foreach (var c in Components) c.OnBatchBegin(_context, b);
             double loss = Step(batch);
             foreach (var c in Components) c.OnBatchEnd(_context, b, loss);
-            if (_context.Divergence is not null) break;
+            if (_context.Divergence is not null || _context.StoppedNow) break;
             lossSum += loss * batch.Count;
             _context.GlobalStep++;
             b++;
         }
         meanLoss = lossSum / train.Count;
-        return _context.Divergence is null;
+        return _context.Divergence is null && !_context.StoppedNow;
     }
 
     /// <summary>

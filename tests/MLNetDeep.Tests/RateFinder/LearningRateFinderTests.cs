@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using MLNetDeep.Models.Cnn;
+using MLNetDeep.Models.Custom;
 using MLNetDeep.Models.Dense;
 using MLNetDeep.Models.Sequence;
 using MLNetDeep.Optimizers;
@@ -115,6 +116,30 @@ public sealed class LearningRateFinderTests(ITestOutputHelper output)
     }
 
     /// <summary>fastai's "steep" rule on a known curve: the smoothed loss falls fastest (per log rate) at 1e-3.</summary>
+    /// <summary>
+    /// Every family built on the engine has the range test (here a user's TorchSharp module), and the test's own run writes
+    /// nothing to the MLContext's log (it is not the user's training).
+    /// </summary>
+    [Fact]
+    public void AnyFamily_RunsTheTest_AndItsRunStaysOutOfTheLog()
+    {
+        var ml = new MLContext(seed: 1);
+        var log = new List<string>();
+        ml.Log += (_, e) => { if (e.Source.StartsWith("MLNetDeep", StringComparison.Ordinal)) lock (log) log.Add(e.Message); };
+        var data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(TestData.TrainView(ml, 600)).Transform(TestData.TrainView(ml, 600));
+        Models.Custom.CustomModules.Register("tests.rate-finder-mlp",
+            ctx => TorchSharp.torch.nn.Sequential(TorchSharp.torch.nn.Flatten(), TorchSharp.torch.nn.Linear(784, 32), TorchSharp.torch.nn.ReLU(), TorchSharp.torch.nn.Linear(32, ctx.OutputSize)));
+        var trainer = ml.MulticlassClassification.Trainers.CustomModule(new Models.Custom.CustomModuleOptions
+        {
+            ModuleName = "tests.rate-finder-mlp", InputShape = new[] { 1, 28, 28 }, BatchSize = 16,
+        });
+        var result = trainer.FindLearningRate(data, new LearningRateFinderOptions { Steps = 30 });
+        output.WriteLine(result.ToString());
+        Assert.InRange(result.Rates.Count, 3, 30);
+        Assert.True(result.SuggestedRate > 1e-7 && result.SuggestedRate < 10, $"suggested {result.SuggestedRate}");
+        Assert.DoesNotContain(log, m => m.StartsWith("epoch ", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Suggest_PicksTheSteepestFallAgainstLogRate_AndTheMinimum()
     {

@@ -13,14 +13,16 @@ namespace MLNetDeep.Models.Cnn;
 /// numeric vector with a declared channels × height × width shape). Created through
 /// <c>mlContext.{MulticlassClassification,BinaryClassification,Regression}.Trainers.Cnn(...)</c>.
 /// </summary>
-public sealed class CnnTrainer : DeepTrainer<CnnOptions>, ILearningRateFinderHost
+public sealed class CnnTrainer : DeepTrainer<CnnOptions>
 {
-    private readonly IHostEnvironment? _env;
 
-    internal CnnTrainer(IHostEnvironment? env, CnnOptions options, PredictionKind kind) : base(env, options, kind) => _env = env;
+    internal CnnTrainer(IHostEnvironment? env, CnnOptions options, PredictionKind kind) : base(env, options, kind) { }
 
     /// <summary>Creates a trainer without an MLContext (no log lines; the epoch callback still runs).</summary>
     public CnnTrainer(CnnOptions options, PredictionKind kind) : base(null, options, kind) { }
+
+    /// <inheritdoc />
+    private protected override DeepTrainer<CnnOptions> WithOptions(CnnOptions options, IHostEnvironment? env) => new CnnTrainer(env, options, Kind);
 
     /// <summary>Training steps that apply the run's copy of <see cref="CnnOptions.Augmentation"/> to training batches (never to validation or scoring).</summary>
     private protected override TrainingSteps CreateSteps(TaskLoss loss) =>
@@ -37,9 +39,7 @@ public sealed class CnnTrainer : DeepTrainer<CnnOptions>, ILearningRateFinderHos
             network.Forward(_augmentation.Apply(batch.Features), batch.Lengths);
     }
 
-    TrainerOptions ILearningRateFinderHost.CopyOptions() => Options.Clone();
 
-    Microsoft.ML.IEstimator<Scoring.DeepTransformer> ILearningRateFinderHost.WithOptions(TrainerOptions options) => new CnnTrainer(_env, (CnnOptions)options, Kind);
 
     /// <inheritdoc />
     protected override NetworkArchitecture CreateArchitecture()

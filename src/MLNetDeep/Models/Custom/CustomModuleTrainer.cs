@@ -23,6 +23,9 @@ public sealed class CustomModuleTrainer : DeepTrainer<CustomModuleOptions>
     public CustomModuleTrainer(CustomModuleOptions options, PredictionKind kind) : this(null, options, kind) { }
 
     /// <inheritdoc />
+    private protected override DeepTrainer<CustomModuleOptions> WithOptions(CustomModuleOptions options, IHostEnvironment? env) => new CustomModuleTrainer(env, options, Kind);
+
+    /// <inheritdoc />
     protected override NetworkArchitecture CreateArchitecture()
     {
         if (string.IsNullOrWhiteSpace(Options.ModuleName))

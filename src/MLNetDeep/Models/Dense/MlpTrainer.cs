@@ -12,14 +12,16 @@ namespace MLNetDeep.Models.Dense;
 /// NormalizeMeanVariance, OneHotEncoding; or any fixed-length vector). Created through
 /// <c>mlContext.{MulticlassClassification,BinaryClassification,Regression}.Trainers.Mlp(...)</c>.
 /// </summary>
-public sealed class MlpTrainer : DeepTrainer<MlpOptions>, ILearningRateFinderHost
+public sealed class MlpTrainer : DeepTrainer<MlpOptions>
 {
-    private readonly IHostEnvironment? _env;
 
-    internal MlpTrainer(IHostEnvironment? env, MlpOptions options, PredictionKind kind) : base(env, options, kind) => _env = env;
+    internal MlpTrainer(IHostEnvironment? env, MlpOptions options, PredictionKind kind) : base(env, options, kind) { }
 
     /// <summary>Creates a trainer without an MLContext (no log lines; the epoch callback still runs).</summary>
     public MlpTrainer(MlpOptions options, PredictionKind kind) : this(null, options, kind) { }
+
+    /// <inheritdoc />
+    private protected override DeepTrainer<MlpOptions> WithOptions(MlpOptions options, IHostEnvironment? env) => new MlpTrainer(env, options, Kind);
 
     /// <inheritdoc />
     protected override NetworkArchitecture CreateArchitecture()
@@ -33,7 +35,5 @@ public sealed class MlpTrainer : DeepTrainer<MlpOptions>, ILearningRateFinderHos
         return Json.Clone(new MlpArchitecture { Stack = Options.ToStack() });
     }
 
-    TrainerOptions ILearningRateFinderHost.CopyOptions() => Options.Clone();
 
-    IEstimator<DeepTransformer> ILearningRateFinderHost.WithOptions(TrainerOptions options) => new MlpTrainer(_env, (MlpOptions)options, Kind);
 }

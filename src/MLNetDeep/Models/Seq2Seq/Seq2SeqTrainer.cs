@@ -23,6 +23,9 @@ public sealed class Seq2SeqTrainer : DeepTrainer<Seq2SeqOptions>
     public Seq2SeqTrainer(Seq2SeqOptions options) : this(null, options) { }
 
     /// <inheritdoc />
+    private protected override DeepTrainer<Seq2SeqOptions> WithOptions(Seq2SeqOptions options, IHostEnvironment? env) => new Seq2SeqTrainer(env, options);
+
+    /// <inheritdoc />
     protected override NetworkArchitecture CreateArchitecture() =>
         // A JSON copy: the architecture saved with the model never aliases the user's option objects.
         Json.Clone<NetworkArchitecture>(new Seq2SeqArchitecture

@@ -13,18 +13,18 @@ namespace MLNetDeep.Models.Sequence;
 /// token ids. Created through <c>mlContext.{MulticlassClassification,BinaryClassification,Regression}.Trainers.Lstm/Gru/Rnn/Sequence(...)</c>
 /// (one output per row) or <c>mlContext.MulticlassClassification.Trainers.SequenceTagging(...)</c> (one label per step).
 /// </summary>
-public sealed class SequenceTrainer : DeepTrainer<SequenceOptions>, ILearningRateFinderHost
+public sealed class SequenceTrainer : DeepTrainer<SequenceOptions>
 {
-    private readonly IHostEnvironment? _env;
 
-    internal SequenceTrainer(IHostEnvironment? env, SequenceOptions options, PredictionKind kind) : base(env, options, kind) => _env = env;
+    internal SequenceTrainer(IHostEnvironment? env, SequenceOptions options, PredictionKind kind) : base(env, options, kind) { }
 
     /// <summary>Creates a trainer without an MLContext (no log lines; the epoch callback still runs).</summary>
     public SequenceTrainer(SequenceOptions options, PredictionKind kind) : base(null, options, kind) { }
 
-    TrainerOptions ILearningRateFinderHost.CopyOptions() => Options.Clone();
+    /// <inheritdoc />
+    private protected override DeepTrainer<SequenceOptions> WithOptions(SequenceOptions options, IHostEnvironment? env) => new SequenceTrainer(env, options, Kind);
 
-    Microsoft.ML.IEstimator<Scoring.DeepTransformer> ILearningRateFinderHost.WithOptions(TrainerOptions options) => new SequenceTrainer(_env, (SequenceOptions)options, Kind);
+
 
     /// <inheritdoc />
     protected override NetworkArchitecture CreateArchitecture()

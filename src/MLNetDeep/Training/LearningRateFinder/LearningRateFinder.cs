@@ -19,7 +19,7 @@ public static class LearningRateFinder
     /// validation and your callbacks are left out. Nothing is kept: the trainer, its options and any model are untouched,
     /// and the test's network and optimizer state are thrown away.
     /// </summary>
-    /// <param name="trainer">Any MLNetDeep trainer (CNN, sequence, MLP).</param>
+    /// <param name="trainer">Any MLNetDeep trainer (CNN, sequence, MLP, custom module, seq2seq).</param>
     /// <param name="data">Training rows, as for <c>Fit</c>.</param>
     /// <param name="options">Range, steps, smoothing and stop rule; null = fastai's defaults (1e-7 to 10 in 100 steps).</param>
     /// <example><code>
@@ -34,15 +34,12 @@ public static class LearningRateFinder
         ArgumentNullException.ThrowIfNull(data);
         var o = options ?? new LearningRateFinderOptions();
         o.Validate();
-        if (trainer is not ILearningRateFinderHost host)
-            throw new NotSupportedException($"{trainer.GetType().Name} does not support the learning-rate range test yet (supported: the CNN, sequence and MLP trainers).");
         // The test's own settings, read once: later edits to the options object don't change a test in progress.
         double min = o.MinRate, max = o.MaxRate;
         int steps = o.Steps;
-        var copy = host.CopyOptions();
-        var userToken = copy.CancellationToken;
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(userToken);
-        var recorder = new RangeTestCallback(steps, o.Smoothing, o.DivergenceFactor, stop.Cancel);
+        var copy = trainer.CopyOfOptions();
+        copy.Seed = trainer.ResolveSeed(); // the MLContext's seed when the options have none: the initial weights are a real Fit's
+        var recorder = new RangeTestCallback(steps, o.Smoothing, o.DivergenceFactor);
         copy.Epochs = steps + 1; // every epoch has at least one batch; the test stops itself after `steps`
         copy.LearningRateSchedule = new CustomSchedule((step, _, _) => RateAt(min, max, steps, step), "learning-rate range test");
         copy.Callbacks = new List<TrainingCallback> { recorder };
@@ -51,30 +48,16 @@ public static class LearningRateFinder
         copy.Diagnostics = null;
         copy.OnEpochEnd = null;
         copy.ValidationData = null;
-        copy.CancellationToken = stop.Token;
-
-        bool networkOwned = true;
+        copy.ValidationFraction = 0;
         try
         {
-            using var model = host.WithOptions(copy).Fit(data);
-            networkOwned = false; // the model holds the network and disposes it
-        }
-        catch (OperationCanceledException) when (recorder.Stopped && !userToken.IsCancellationRequested)
-        {
-            // the test's own stop: all steps run, or the loss diverged
+            // No MLContext for the test's own run: its epochs are not the user's training, so they don't go to the log.
+            using var model = trainer.Variant(copy, env: null).Fit(data);
         }
         catch (TrainingDivergedException e)
         {
-            // a non-finite loss: the divergence guard ended the run (the recorder has the point)
-            if (e.BestModel is { } best)
-            {
-                best.Dispose();
-                networkOwned = false;
-            }
-        }
-        finally
-        {
-            if (networkOwned) recorder.Network?.Dispose();
+            // a non-finite or exploding loss: the divergence guard ended the run (the recorder has the point)
+            e.BestModel?.Dispose();
         }
         return recorder.Result(min, max);
     }
@@ -120,28 +103,21 @@ internal sealed class RangeTestCallback : TrainingCallback
     private readonly int _steps;
     private readonly double _beta;
     private readonly double? _factor;
-    private readonly Action _stop;
     private readonly List<double> _rates = new(), _losses = new(), _smoothed = new();
     private double _average, _best = double.PositiveInfinity;
     private int _finite;
     private string _reason = "";
     private bool _diverged;
 
-    public RangeTestCallback(int steps, double beta, double? factor, Action stop)
+    public RangeTestCallback(int steps, double beta, double? factor)
     {
         _steps = steps;
         _beta = beta;
         _factor = factor;
-        _stop = stop;
     }
-
-    /// <summary>The run's network (disposed by the finder when the run ended by an exception).</summary>
-    public TorchSharp.torch.nn.Module? Network { get; private set; }
 
     /// <summary>True once the test has ended the run itself.</summary>
     public bool Stopped { get; private set; }
-
-    public override void OnTrainBegin(TrainingContext context) => Network = context.Network;
 
     public override void OnBatchEnd(TrainingContext context, int batch, double loss)
     {
@@ -152,7 +128,7 @@ internal sealed class RangeTestCallback : TrainingCallback
         if (!double.IsFinite(loss))
         {
             _smoothed.Add(loss);
-            End(string.Format(ci, "the loss became {0} at rate {1:G3} (step {2})", loss, context.LearningRate, _rates.Count), diverged: true);
+            End(context, string.Format(ci, "the loss became {0} at rate {1:G3} (step {2})", loss, context.LearningRate, _rates.Count), diverged: true);
             return;
         }
         _finite++;
@@ -161,17 +137,18 @@ internal sealed class RangeTestCallback : TrainingCallback
         _smoothed.Add(smoothed);
         _best = Math.Min(_best, smoothed);
         if (_factor is double f && smoothed > f * _best)
-            End(string.Format(ci, "the smoothed loss {0:G4} passed {1:G3} times its best ({2:G4}) at rate {3:G3} (step {4})",
+            End(context, string.Format(ci, "the smoothed loss {0:G4} passed {1:G3} times its best ({2:G4}) at rate {3:G3} (step {4})",
                 smoothed, f, _best, context.LearningRate, _rates.Count), diverged: true);
-        else if (_rates.Count >= _steps) End($"ran all {_steps} steps", diverged: false);
+        else if (_rates.Count >= _steps) End(context, $"ran all {_steps} steps", diverged: false);
     }
 
-    private void End(string reason, bool diverged)
+    private void End(TrainingContext context, string reason, bool diverged)
     {
         Stopped = true;
         _reason = reason;
         _diverged = diverged;
-        _stop();
+        if (!double.IsFinite(_losses[^1])) return; // the divergence guard ends the run on a non-finite loss
+        context.StopNow("learning-rate range test: " + reason);
     }
 
     /// <summary>The measurements and the suggestion.</summary>
