@@ -47,8 +47,7 @@ public static class LearningRateFinder
         copy.Checkpoints = null;
         copy.Diagnostics = null;
         copy.OnEpochEnd = null;
-        copy.ValidationData = null;
-        copy.ValidationFraction = 0;
+        copy.ValidationData = null; // ValidationFraction stays: the test trains on the rows a real Fit trains on
         try
         {
             // No MLContext for the test's own run: its epochs are not the user's training, so they don't go to the log.
