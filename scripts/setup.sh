@@ -39,33 +39,18 @@ if ! grep -q GLIBCXX_3.4.32 "$libstdcxx" 2>/dev/null; then
   grep -q GLIBCXX_3.4.32 "$libstdcxx" || { echo "setup: libstdc++ still lacks GLIBCXX_3.4.32" >&2; exit 1; }
 fi
 
-if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
-  echo "setup: installing dataset-fashion-mnist"
-  apt_update_once
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq dataset-fashion-mnist >/dev/null
-fi
-if [ ! -d /usr/share/libonnx-testdata/data/node ]; then
-  echo "setup: installing libonnx-testdata"
-  apt_update_once
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq libonnx-testdata >/dev/null
-fi
-if [ ! -f /usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict ]; then
-  echo "setup: installing pocketsphinx-en-us (CMUdict)"
-  apt_update_once
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq pocketsphinx-en-us >/dev/null
-fi
-if [ ! -f /usr/lib/R/site-library/mlbench/data/LetterRecognition.rda ]; then
-  echo "setup: installing r-cran-mlbench"
-  apt_update_once
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends r-cran-mlbench >/dev/null
-fi
+# The real data the tests, samples and benchmarks read, and ONNX's checker: one apt run for whatever is missing.
 missing=()
-/usr/bin/python3 -c "import onnx" >/dev/null 2>&1 || missing+=(python3-onnx)
-[ -f /usr/share/dict/american-english ] || missing+=(wamerican)
+[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || missing+=(dataset-fashion-mnist)   # Fashion-MNIST
+[ -d /usr/share/libonnx-testdata/data/node ] || missing+=(libonnx-testdata)                               # ONNX's operator tests
+[ -f /usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict ] || missing+=(pocketsphinx-en-us)            # CMUdict (seq2seq)
+[ -f /usr/lib/R/site-library/mlbench/data/LetterRecognition.rda ] || missing+=(r-cran-mlbench)            # tabular sets (MLP)
+[ -f /usr/share/dict/american-english ] || missing+=(wamerican)                                           # word lists (text pipelines)
 [ -f /usr/share/dict/ngerman ] || missing+=(wngerman)
+/usr/bin/python3 -c "import onnx" >/dev/null 2>&1 || missing+=(python3-onnx)                              # onnx's full checker
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   apt_update_once
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 echo "setup: ready (libstdc++ GLIBCXX_3.4.32, Fashion-MNIST in /usr/share/datasets/fashion-mnist, ONNX test data in /usr/share/libonnx-testdata, CMUdict in /usr/share/pocketsphinx/model/en-us, python3-onnx, word lists in /usr/share/dict, mlbench tables in /usr/lib/R/site-library/mlbench/data)"
