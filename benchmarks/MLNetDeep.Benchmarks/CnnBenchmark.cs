@@ -20,13 +20,28 @@ public sealed class CnnBenchmark : IBenchmark
     public string Name => "cnn";
     public string Description => "reference CNN: estimator vs raw TorchSharp loop (train and batched inference), test accuracy [--train N --epochs E --test N]";
 
-    public int Run(string[] args)
+    public int Run(string[] args) => RunAgainstRaw("cnn", "reference CNN", args, (ml, epochs, batch, seed, scoringBatch) =>
+        ml.MulticlassClassification.Trainers.Cnn(new CnnOptions
+        {
+            ImageShape = new Models.Cnn.ImageShape(1, 28, 28),
+            Epochs = epochs, BatchSize = batch, Seed = seed, ScoringBatchSize = scoringBatch,
+            Optimizer = new Adam { LearningRate = 1e-3 },
+        }));
+
+    /// <summary>Builds the trainer of the reference CNN for (context, epochs, batch size, seed, scoring batch size).</summary>
+    internal delegate IEstimator<DeepTransformer> TrainerFactory(MLContext ml, int epochs, int batch, int seed, int scoringBatch);
+
+    /// <summary>
+    /// The estimator built by <paramref name="trainer"/> (it must train the reference CNN) against the raw TorchSharp loop:
+    /// training and batched-inference rows/s and their ratios, and test accuracy, in lines named <paramref name="prefix"/>_*.
+    /// </summary>
+    internal static int RunAgainstRaw(string prefix, string what, string[] args, TrainerFactory trainer)
     {
         int trainRows = Report.Arg(args, "--train", 60000), epochs = Report.Arg(args, "--epochs", 2), testRows = Report.Arg(args, "--test", 10000);
         const int batch = 128, seed = 1, scoringBatch = 256;
         var train = FashionMnist.Read(train: true, take: trainRows);
         var test = FashionMnist.Read(train: false, take: testRows);
-        Console.WriteLine($"# reference CNN, {trainRows} train rows, {epochs} epochs, batch {batch}, Adam 1e-3, torch threads {torch.get_num_threads()}");
+        Console.WriteLine($"# {what}, {trainRows} train rows, {epochs} epochs, batch {batch}, Adam 1e-3, torch threads {torch.get_num_threads()}");
 
         // Warm-up: LibTorch sets up its kernels (and the allocator its heap) on first use; without this the first timed
         // raw run was up to 25% slower than the second.
@@ -35,12 +50,7 @@ public sealed class CnnBenchmark : IBenchmark
         var ml = new MLContext(seed: seed);
         var sw = Stopwatch.StartNew();
         var model = ml.Transforms.Conversion.MapValueToKey("Label")
-            .Append(ml.MulticlassClassification.Trainers.Cnn(new CnnOptions
-            {
-                ImageShape = new Models.Cnn.ImageShape(1, 28, 28),
-                Epochs = epochs, BatchSize = batch, Seed = seed, ScoringBatchSize = scoringBatch,
-                Optimizer = new Adam { LearningRate = 1e-3 },
-            }))
+            .Append(trainer(ml, epochs, batch, seed, scoringBatch))
             .Fit(ml.Data.LoadFromEnumerable(train));
         double mlnet = (double)trainRows * epochs / sw.Elapsed.TotalSeconds;
         double raw2 = RawTrain(train, epochs, batch, seed);
@@ -58,13 +68,13 @@ public sealed class CnnBenchmark : IBenchmark
         double inferMlnet = scored / sw.Elapsed.TotalSeconds;
         double inferRaw = (inferRaw1 + RawInfer(cnn, test, scoringBatch)) / 2;
 
-        Report.EstimatorVsRaw("cnn", mlnet, model.LastTransformer.History.Epochs.Average(e => e.SamplesPerSecond), raw1, raw2,
+        Report.EstimatorVsRaw(prefix, mlnet, model.LastTransformer.History.Epochs.Average(e => e.SamplesPerSecond), raw1, raw2,
             inferMlnet, inferRaw, accuracy);
         return 0;
     }
 
     /// <summary>The same network written directly in TorchSharp.</summary>
-    private static nn.Module<Tensor, Tensor> ReferenceCnn() => nn.Sequential(
+    internal static TorchSharp.Modules.Sequential ReferenceCnn() => nn.Sequential(
         nn.Conv2d(1, 32, 3, padding: 1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(32, 64, 3, padding: 1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Dropout(0.25), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, 10));

@@ -56,7 +56,7 @@ internal static class SequencePadding
     private static IEstimator<ITransformer> Make<T>(MLContext ml, PadFactory<T> factory, string contract) where T : class, IPaddedRow, new()
         => ml.Transforms.CustomMapping(factory.GetMapping(), contract);
 
-    /// <summary>The row's first (or last) values, up to <paramref name="width"/>, at the start of a zero-padded vector; and its real value count.</summary>
+    /// <summary>The row's first (or last) values, up to the padded vector's length, at the start of a zero-padded vector; and its real value count.</summary>
     public static void Fill(float[] row, float[] padded, int[] count, bool keepEnd)
     {
         int n = Math.Min(row.Length, padded.Length);

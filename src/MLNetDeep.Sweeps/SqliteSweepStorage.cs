@@ -8,7 +8,7 @@ namespace MLNetDeep.Sweeps;
 /// synchronous FULL, so a finished trial is on disk before the next starts). Kill the process and run the same sweep on the
 /// same file again: finished trials are kept and not re-run, the interrupted one is retried with the same parameters, and the
 /// tuner continues from the full history. Meant for one process at a time (opening a sweep hands back trials left Running);
-/// use <see cref="PostgresSweepStorage"/> for several workers.
+/// use <c>PostgresSweepStorage</c> (package MLNetDeep.Sweeps.Postgres) for several workers.
 /// </summary>
 public sealed class SqliteSweepStorage : ISweepStorage
 {

@@ -72,7 +72,7 @@ internal sealed class LabelColumns
         if (_steps is not null)
         {
             var steps = _steps(row);
-            if (featureValues >= 0)
+            if (featureValues >= 0 && _c.Head.StepLabelsAlignWithFeatures) // tagging: one label per step; seq2seq targets have their own length
             {
                 int expected = _c.Layout is ISequenceLayout seq ? seq.Steps(featureValues) : featureValues;
                 if (steps.Length != expected)

@@ -138,6 +138,44 @@ public static class CmuDict
     public static IDataView Load(MLContext mlContext, CmuDictSplit split, int? take = null, CmuDictVariants variants = CmuDictVariants.All, int seed = 0, string? path = null)
         => mlContext.Data.LoadFromEnumerable(Read(split, take, variants, seed, path: path));
 
+    /// <summary>
+    /// The 27 graphemes as key data for <c>MapValueToKey(..., keyData: CmuDict.LetterKeys(ml))</c>: the letter keys are then
+    /// 1..27 in <see cref="Letters"/> order (the ids of <see cref="LetterIds"/>), whichever words the mapping is fitted on.
+    /// </summary>
+    public static IDataView LetterKeys(MLContext mlContext) => KeyData(mlContext, Letters.Select(c => c.ToString()));
+
+    /// <summary>The 39 phonemes as key data for <c>MapValueToKey</c>: keys 1..39 in <see cref="Phonemes"/> order (the ids of <see cref="PhonemeIds"/>).</summary>
+    public static IDataView PhonemeKeys(MLContext mlContext) => KeyData(mlContext, Phonemes);
+
+    /// <summary>
+    /// The ML.NET featurization of the G2P task, for the seq2seq trainer: the Word column → TokenizeIntoCharactersAsKeys →
+    /// MapKeyToValue → MapValueToKey with <see cref="LetterKeys"/> gives <paramref name="lettersColumn"/> (27 keys, the ids of
+    /// <see cref="LetterIds"/>); the Phonemes column → TokenizeIntoWords → MapValueToKey with <see cref="PhonemeKeys"/> gives
+    /// <paramref name="phonemesColumn"/> (39 keys, the ids of <see cref="PhonemeIds"/>). The key sets are the dictionary's, so
+    /// what the chain is fitted on does not matter.
+    /// </summary>
+    public static IEstimator<ITransformer> Featurize(MLContext mlContext, string lettersColumn = "Letters", string phonemesColumn = "Label")
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        var t = mlContext.Transforms;
+        return t.Text.TokenizeIntoCharactersAsKeys(lettersColumn, nameof(G2PEntry.Word), useMarkerCharacters: false)
+            .Append(t.Conversion.MapKeyToValue(lettersColumn))
+            .Append(t.Conversion.MapValueToKey(lettersColumn, keyData: LetterKeys(mlContext)))
+            .Append(t.Text.TokenizeIntoWords(phonemesColumn, nameof(G2PEntry.Phonemes)))
+            .Append(t.Conversion.MapValueToKey(phonemesColumn, keyData: PhonemeKeys(mlContext)));
+    }
+
+    private static IDataView KeyData(MLContext mlContext, IEnumerable<string> values)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        return mlContext.Data.LoadFromEnumerable(values.Select(v => new KeyText { Value = v }).ToList());
+    }
+
+    private sealed class KeyText
+    {
+        public string Value { get; set; } = "";
+    }
+
     /// <summary>Every kept word with its pronunciations in file order (parsed once per path).</summary>
     private static List<(string Word, string[] Pronunciations)> Words(string path)
     {

@@ -9,7 +9,7 @@ internal sealed class DenseHeadModule : nn.Module<Tensor, Tensor>
 {
     private readonly nn.Module<Tensor, Tensor> layers;
 
-    public DenseHeadModule(long inputSize, DenseHead spec, int outputSize, Initializer? initializer) : base("head")
+    public DenseHeadModule(long inputSize, DenseHead spec, int outputSize, Initializer? initializer) : base(ModulePaths.Head)
     {
         var seq = nn.Sequential();
         if (spec.InputDropout > 0) seq.append("input_dropout", nn.Dropout(spec.InputDropout));

@@ -16,6 +16,7 @@ namespace MLNetDeep.Models;
 [JsonDerivedType(typeof(CnnArchitecture), "cnn")]
 [JsonDerivedType(typeof(Sequence.SequenceArchitecture), "sequence")]
 [JsonDerivedType(typeof(Seq2Seq.Seq2SeqArchitecture), "seq2seq")]
+[JsonDerivedType(typeof(Custom.CustomArchitecture), "custom")]
 public abstract class NetworkArchitecture
 {
     /// <summary>How rows' feature vectors become network inputs.</summary>

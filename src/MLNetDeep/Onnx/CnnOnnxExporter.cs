@@ -28,7 +28,7 @@ internal sealed class CnnOnnxExporter : OnnxNetworkExporter
         {
             var layer = arch.Layers[i];
             string label = $"Layers[{i}] ({layer?.GetType().Name ?? "null"})";
-            string path = $"body.block{i}";
+            string path = Models.ModulePaths.Block(i);
             x = layer switch
             {
                 ConvBlock cb => ConvBlock(ctx, cb, path, x, h, w, label, $"block{i}"),

@@ -40,6 +40,8 @@ internal static class MLNetModelSave
     /// <summary>Saves <paramref name="model"/> into <paramref name="ctx"/> as the route's public ML.NET transformers.</summary>
     public static void Save(DeepTransformer model, ModelSaveContext ctx)
     {
+        if (model.Head.SingleGraphOnnxUnsupported(model.Spec) is string why)
+            throw new NotSupportedException($"mlContext.Model.Save stores an MLNetDeep model as one ONNX graph, which can't hold this {model.Kind} model: {why}");
         var route = Route ?? throw new NotSupportedException(
             "Saving an MLNetDeep model inside an ML.NET model zip (mlContext.Model.Save) stores it as ONNX, scored by ML.NET's OnnxTransformer. " +
             "Add the MLNetDeep.Onnx package (and Microsoft.ML.OnnxRuntime, which brings the native ONNX Runtime) to the application. " +

@@ -36,6 +36,9 @@ internal static class OnnxExporter
     internal const string SingleRowScalarPrefix = "__MLNetDeep_";
 
     /// <summary>Serialises the model for <paramref name="form"/>.</summary>
+    /// <param name="model">The trained model.</param>
+    /// <param name="options">Export options (opset, input name, ...); null = defaults.</param>
+    /// <param name="form">Batch graph, or one of the single-row graphs saved inside ML.NET models.</param>
     /// <param name="rowValues">Single-row forms: the fixed input width (values per row; for <see cref="OnnxGraphForm.PaddedRow"/> the padded width).</param>
     public static byte[] ToBytes(DeepTransformer model, OnnxExportOptions? options, OnnxGraphForm form, int? rowValues = null)
         => ProtoWriter.Serialize(Build(model, options ?? new OnnxExportOptions(), form, rowValues));
@@ -49,6 +52,7 @@ internal static class OnnxExporter
         var description = model.Description;
         var spec = description.Head;
         var arch = description.Architecture;
+        if (model.Head.SingleGraphOnnxUnsupported(spec) is string why) throw new OnnxExportException($"this {spec.Kind} model", why);
         var exporter = OnnxExporterRegistry.For(arch);
         if (spec.Kind == PredictionKind.SequenceTagging && form == OnnxGraphForm.SingleRow)
             throw new OnnxExportException("the sequence-tagging head",
@@ -170,6 +174,10 @@ internal static class OnnxExporter
     internal const string TaggedSteps = "Steps";
 
     /// <summary>Raw network output [N, outputs] → the task's outputs, exactly as the transformer's output columns (written by the task head).</summary>
+    /// <param name="g">The graph being built.</param>
+    /// <param name="spec">The task spec (classes, label scaling).</param>
+    /// <param name="raw">The network's raw output.</param>
+    /// <param name="form">The graph form.</param>
     /// <param name="maxSteps">Padded tagging graph: the most steps a row can keep (the per-step outputs' padded length).</param>
     private static void EmitHead(OnnxGraphBuilder g, HeadSpec spec, string raw, OnnxGraphForm form, long? maxSteps = null) =>
         TaskHead.For(spec.Kind).EmitOnnx(new OnnxHeadWriter(g, spec, raw, form, maxSteps));

@@ -9,34 +9,54 @@ namespace MLNetDeep.Onnx;
 internal static class OnnxLayers
 {
     /// <summary>
-    /// A 2-D convolution at <paramref name="path"/> (a Conv2d, or a Sequential of ZeroPad2d "pad" and Conv2d
+    /// A 1-D or 2-D convolution at <paramref name="path"/> (a Conv1d/Conv2d, or a Sequential of ZeroPad2d "pad" and Conv2d
     /// "conv" for asymmetric "same" padding, whose pads are <paramref name="extraPads"/>), followed by the
     /// batch norm at <paramref name="batchNormPath"/> when given (folded into the weights or as a node).
+    /// Grouped and dilated convolutions and TorchSharp's Padding.Same / Padding.Valid are written as ONNX Conv attributes.
     /// </summary>
     public static string Conv(OnnxExportContext ctx, string path, string? batchNormPath, string x, string layer, string hint,
         (int Top, int Bottom, int Left, int Right) extraPads)
     {
         var g = ctx.Graph;
         string convPath = path;
-        var pads = new long[4]; // ONNX order: top, left, bottom, right
+        var extra = new long[4]; // ONNX order: top, left, bottom, right
         if (ctx.Has<nn.Module>($"{path}.conv") && ctx.Has<nn.Module>($"{path}.pad"))
         {
             ctx.Module<TorchSharp.Modules.ZeroPad2d>($"{path}.pad", layer);
             convPath = $"{path}.conv";
-            pads[0] += extraPads.Top; pads[1] += extraPads.Left; pads[2] += extraPads.Bottom; pads[3] += extraPads.Right;
+            extra = new long[] { extraPads.Top, extraPads.Left, extraPads.Bottom, extraPads.Right };
         }
-        var conv = ctx.Module<TorchSharp.Modules.Conv2d>(convPath, layer);
-        if (conv.padding_type is not null && conv.padding is null)
-            throw new OnnxExportException(layer, $"convolution '{convPath}' uses padding mode {conv.padding_type}; the exporter needs explicit padding sizes.");
-        if (conv.groups != 1)
-            throw new OnnxExportException(layer, $"convolution '{convPath}' has groups={conv.groups}; the exporter writes ordinary convolutions only.");
+        var conv = ctx.Module<TorchSharp.Modules.Convolution>(convPath, layer);
+        if (conv.transposed)
+            throw new OnnxExportException(layer, $"convolution '{convPath}' is transposed; the exporter writes ordinary convolutions only.");
         if (conv.padding_mode != TorchSharp.PaddingModes.Zeros)
             throw new OnnxExportException(layer, $"convolution '{convPath}' pads with {conv.padding_mode}; ONNX Conv pads with zeros only.");
-        var p = conv.padding ?? new long[] { 0, 0 };
-        pads[0] += p[0]; pads[2] += p[0]; pads[1] += p[1]; pads[3] += p[1];
-
         using var scope = NewDisposeScope();
         var weight = conv.weight!.detach().to(ScalarType.Float64);
+        int spatial = (int)weight.dim() - 2;
+        var kernel = weight.shape.Skip(2).ToArray();
+        var dilation = conv.dilation is { Length: > 0 } d ? Expand(d, spatial) : Enumerable.Repeat(1L, spatial).ToArray();
+        var pads = new long[2 * spatial]; // ONNX order: all begins, then all ends
+        if (conv.padding is { Length: > 0 } p)
+        {
+            var per = Expand(p, spatial);
+            for (int i = 0; i < spatial; i++) pads[i] = pads[spatial + i] = per[i];
+        }
+        else if (conv.padding_type == TorchSharp.Padding.Same)
+        {
+            // PyTorch's "same" (stride 1): total dilation·(k − 1) per dimension, the odd one at the end.
+            for (int i = 0; i < spatial; i++)
+            {
+                long total = dilation[i] * (kernel[i] - 1);
+                pads[i] = total / 2;
+                pads[spatial + i] = total - total / 2;
+            }
+        }
+        else if (conv.padding_type is not null && conv.padding_type != TorchSharp.Padding.Valid)
+            throw new OnnxExportException(layer, $"convolution '{convPath}' uses padding mode {conv.padding_type}; the exporter needs explicit, same or valid padding.");
+        if (spatial == 2)
+            for (int i = 0; i < 4; i++) pads[i] += extra[i];
+
         var bias = conv.bias is null ? zeros(weight.shape[0], dtype: ScalarType.Float64) : conv.bias.detach().to(ScalarType.Float64);
         string? bnNode = null;
         if (batchNormPath is not null)
@@ -48,16 +68,20 @@ internal static class OnnxLayers
         }
         var attrs = new List<Proto.AttributeProto>
         {
-            Ints("kernel_shape", weight.shape[2], weight.shape[3]),
-            Ints("strides", conv.stride),
+            Ints("kernel_shape", kernel),
+            Ints("strides", Expand(conv.stride, spatial)),
             Ints("pads", pads),
         };
-        if (conv.dilation is { } d && d.Any(v => v != 1)) attrs.Add(Ints("dilations", d));
+        if (dilation.Any(v => v != 1)) attrs.Add(Ints("dilations", dilation));
+        if (conv.groups != 1) attrs.Add(Int("group", conv.groups));
         var w = g.Initializer($"{hint}.weight", weight);
         var b = g.Initializer($"{hint}.bias", bias);
         var y = g.Node("Conv", new[] { x, w, b }, hint, attrs.ToArray());
         return bnNode is null ? y : BatchNormNode(ctx, bnNode, y, layer, hint + "_bn");
     }
+
+    /// <summary>A per-dimension size given once for all dimensions (TorchSharp stores some as one value) as one value per dimension.</summary>
+    internal static long[] Expand(long[] values, int dims) => values.Length == dims ? values : Enumerable.Repeat(values[0], dims).ToArray();
 
     /// <summary>A Linear layer (Gemm) at <paramref name="path"/>, then the batch norm at <paramref name="batchNormPath"/> when given.</summary>
     public static string Dense(OnnxExportContext ctx, string path, string? batchNormPath, string x, string layer, string hint)
@@ -83,7 +107,7 @@ internal static class OnnxLayers
     /// The dense head shared by every family (<see cref="DenseHeadModule"/>): hidden Linear → [BN] → activation
     /// layers, then the output layer; dropout is dropped (inference). Returns the raw output [N, outputs].
     /// </summary>
-    public static string DenseHead(OnnxExportContext ctx, DenseHead spec, string x, string path = "head.layers")
+    public static string DenseHead(OnnxExportContext ctx, DenseHead spec, string x, string path = Models.ModulePaths.HeadLayers)
     {
         for (int i = 0; i < spec.HiddenSizes.Count; i++)
         {
@@ -105,7 +129,8 @@ internal static class OnnxLayers
         return (weight * scale.view(shape), (bias - mean) * scale + beta);
     }
 
-    private static string BatchNormNode(OnnxExportContext ctx, string path, string x, string layer, string hint)
+    /// <summary>A BatchNormalization node with the running statistics of the batch norm at <paramref name="path"/> (inference).</summary>
+    internal static string BatchNormNode(OnnxExportContext ctx, string path, string x, string layer, string hint)
     {
         var bn = ctx.Module<TorchSharp.Modules.BatchNorm>(path, layer);
         using var scope = NewDisposeScope();

@@ -88,6 +88,7 @@ internal static class OnnxExporterRegistry
     {
         Register(new CnnOnnxExporter());
         Register(new SequenceOnnxExporter());
+        Register(new CustomOnnxExporter());
     }
 
     /// <summary>Adds (or replaces) the exporter of a family.</summary>

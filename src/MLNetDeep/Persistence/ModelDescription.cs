@@ -33,4 +33,12 @@ public sealed class ModelDescription
     public Data.ByteScaling? ByteScaling { get; init; }
     /// <summary>Training history.</summary>
     public TrainingHistory History { get; init; } = new();
+
+    /// <summary>This description with another head spec (e.g. other scoring settings); everything else is shared.</summary>
+    internal ModelDescription WithHead(HeadSpec head) => new()
+    {
+        FormatVersion = FormatVersion, LibraryVersion = LibraryVersion, Architecture = Architecture, Head = head,
+        FeatureColumnName = FeatureColumnName, ScoringBatchSize = ScoringBatchSize, FeatureVectorSize = FeatureVectorSize,
+        LongestRowValues = LongestRowValues, History = History,
+    };
 }

@@ -15,13 +15,13 @@ internal sealed class DenseHeadLayers
     {
         Network = network;
         var modules = network.named_modules().ToDictionary(m => m.name, m => m.module);
-        if (!modules.TryGetValue("head.layers", out var headLayers) || headLayers is not TorchSharp.Modules.Sequential seq)
+        if (!modules.TryGetValue(Models.ModulePaths.HeadLayers, out var headLayers) || headLayers is not TorchSharp.Modules.Sequential seq)
             throw new NotSupportedException("Pretraining needs a network with a dense head ('head.layers'); this network has none.");
         Children = seq.named_children().Select(c => (c.name, Module: (nn.Module<Tensor, Tensor>)c.module)).ToList();
         Dense = Children.Where(c => c.name.StartsWith("dense") && !c.name.Contains('_')).Select(c => c.name).ToList();
         if (Dense.Count == 0)
             throw new NotSupportedException("Pretraining needs at least one hidden dense layer (DenseHead.HiddenSizes is empty).");
-        foreach (var name in new[] { "body", "flatten" })
+        foreach (var name in new[] { Models.ModulePaths.Body, Models.ModulePaths.Flatten })
             if (modules.TryGetValue(name, out var m) && m is nn.Module<Tensor, Tensor> typed) _below.Add(typed);
         Device = network.parameters().First().device;
     }

@@ -23,7 +23,7 @@ public enum ScheduleUnit
 /// <remarks>
 /// The initial rate is the optimizer's <c>LearningRate</c>; a schedule scales from it (except
 /// <see cref="PiecewiseConstant"/>, whose values are absolute rates). Options objects are never changed by
-/// training: per-run state lives in the <see cref="ILearningRateScheduler"/> that <see cref="CreateScheduler"/> returns.
+/// training: per-run state lives in the <see cref="ILearningRateScheduler"/> that <see cref="CreateScheduler(double, Tasks.PredictionKind)"/> returns.
 /// </remarks>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "kind")]
 [JsonDerivedType(typeof(ConstantSchedule), "constant")]

@@ -129,8 +129,7 @@ public sealed class DeepTransformer : ITransformer, IDisposable
             var (x, lengths) = _layout.Collate(values, rowLengths);
             x = x.to(_device);
             if (Description.ByteScaling is { } scaling) x = scaling.Apply(x);
-            var raw = _network.Forward(x, lengths?.to(_device));
-            var result = _head.Postprocess(Spec, raw, lengths).to(ScalarType.Float32).cpu().contiguous();
+            var result = _head.ScoreBatch(Spec, _network, x, lengths?.to(_device)).to(ScalarType.Float32).cpu().contiguous();
             NativeBuffers.Floats(result).CopyTo(outputs);
         }
     }

@@ -16,6 +16,11 @@ public enum PredictionKind
     /// (steps × classes, step-major), PredictedLabel = a key vector with one key per step. Softmax cross-entropy over real steps.
     /// </summary>
     SequenceTagging,
+    /// <summary>
+    /// A target sequence of its own length per row (a variable-length key vector, e.g. the tokens of the target text);
+    /// PredictedLabel = the decoded key vector, Score = its log-probability. Masked cross-entropy with teacher forcing.
+    /// </summary>
+    SequenceToSequence,
 }
 
 /// <summary>The saved description of a model's output: kind, class names and label scaling.</summary>
@@ -29,6 +34,8 @@ public sealed class HeadSpec
     public double LabelMean { get; init; }
     /// <summary>Regression: labels are divided by this during training (1 = no scaling).</summary>
     public double LabelScale { get; init; } = 1;
+    /// <summary>Sequence-to-sequence models: the decoding used when scoring and the output width it needs; null otherwise.</summary>
+    public Models.Seq2Seq.Seq2SeqOutput? Seq2Seq { get; init; }
     /// <summary>The names of the output columns the model writes (ML.NET's conventional names unless the trainer's options set others).</summary>
     public OutputColumnNames Columns { get; init; } = new();
     /// <summary>Network outputs per row (per step for <see cref="PredictionKind.SequenceTagging"/>), as the task defines it.</summary>
@@ -37,7 +44,7 @@ public sealed class HeadSpec
     /// <summary>This spec with other output column names.</summary>
     internal HeadSpec WithColumns(OutputColumnNames columns) => new()
     {
-        Kind = Kind, ClassNames = ClassNames, LabelMean = LabelMean, LabelScale = LabelScale, Columns = columns,
+        Kind = Kind, ClassNames = ClassNames, LabelMean = LabelMean, LabelScale = LabelScale, Seq2Seq = Seq2Seq, Columns = columns,
     };
 }
 

@@ -25,6 +25,7 @@ internal abstract class TaskHead
         PredictionKind.BinaryClassification => new BinaryHead(),
         PredictionKind.Regression => new RegressionHead(),
         PredictionKind.SequenceTagging => new SequenceTaggingHead(),
+        PredictionKind.SequenceToSequence => new Seq2SeqHead(),
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 
@@ -116,6 +117,12 @@ internal abstract class TaskHead
     /// <summary>True when the label column holds one label per sequence step (tagging); labels are then read with <see cref="StepLabels"/>.</summary>
     public virtual bool PerStepLabels => false;
 
+    /// <summary>
+    /// Per-step heads: true when a row's step labels pair up with its feature steps (tagging: one label per step, checked
+    /// when the data is read); false when the label sequence has a length of its own (sequence-to-sequence).
+    /// </summary>
+    public virtual bool StepLabelsAlignWithFeatures => true;
+
     /// <summary>Per-step heads: a reader of one row's step labels (class indices); throws on missing values.</summary>
     public virtual StepLabelReader StepLabels(DataViewRow row, DataViewSchema.Column column) =>
         throw new NotSupportedException($"{Kind} reads one label per row.");
@@ -129,6 +136,26 @@ internal abstract class TaskHead
 
     /// <summary>Maps raw output to the rows' output values laid end to end (<see cref="RowOutputSize"/> per row); lengths = per-row steps or null.</summary>
     public virtual Tensor Postprocess(HeadSpec spec, Tensor output, Tensor? lengths) => Postprocess(spec, output);
+
+    /// <summary>
+    /// Scores a batch (eval mode, no gradients): the rows' output values laid end to end, <see cref="RowOutputSize"/> per row.
+    /// Default: the network's forward pass and <see cref="Postprocess(HeadSpec, Tensor, Tensor?)"/>; tasks whose prediction is
+    /// not one forward pass (decoding a sequence) override it.
+    /// </summary>
+    public virtual Tensor ScoreBatch(HeadSpec spec, Models.DeepNetwork network, Tensor input, Tensor? lengths) =>
+        Postprocess(spec, network.Forward(input, lengths), lengths);
+
+    /// <summary>
+    /// Why the single-graph ONNX export (<c>ExportToOnnx</c>, <c>mlContext.Model.Save</c>) can't express this task's
+    /// prediction, naming the alternatives; null when it can.
+    /// </summary>
+    public virtual string? SingleGraphOnnxUnsupported(HeadSpec spec) => null;
+
+    /// <summary>
+    /// The spec a warm-started run trains with, from the saved model's: its classes and label scaling with this run's
+    /// output column names (and, where the task has them, this run's scoring settings).
+    /// </summary>
+    public virtual HeadSpec ForWarmStart(HeadSpec saved, OutputColumnNames columns) => saved.WithColumns(columns);
 
     /// <summary>Weighted mean of per-example losses.</summary>
     public static Tensor Reduce(Tensor perExample, Tensor? weights) =>

@@ -33,11 +33,14 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
     /// <summary>What this trainer predicts.</summary>
     public PredictionKind Kind => Head.Kind;
 
-    private protected DeepTrainer(IHostEnvironment? env, TOptions options, PredictionKind kind)
+    private protected DeepTrainer(IHostEnvironment? env, TOptions options, PredictionKind kind) : this(env, options, TaskHead.For(kind)) { }
+
+    /// <summary>A trainer whose task head is configured by the family (e.g. from its options).</summary>
+    private protected DeepTrainer(IHostEnvironment? env, TOptions options, TaskHead head)
     {
         _env = env;
         Options = options ?? throw new ArgumentNullException(nameof(options));
-        Head = TaskHead.For(kind);
+        Head = head;
     }
 
     /// <summary>A fresh, validated architecture built from the options (a copy: later edits to the options don't leak in).</summary>
@@ -77,12 +80,12 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
         bool replaceOutput = Options.Transfer?.ReplacesOutput == true;
         // A warm start continues with the saved head (classes, label scaling) unless the output layer is replaced.
         var spec0 = replaceOutput ? null : warmStart?.Spec;
-        if (spec0 is not null && Kind == PredictionKind.MulticlassClassification && !spec0.ClassNames.SequenceEqual(classNames))
+        if (spec0 is not null && Head.HasClasses && Kind != PredictionKind.BinaryClassification && !spec0.ClassNames.SequenceEqual(classNames))
             throw new ArgumentException(
                 $"WarmStartFrom was trained on {spec0.ClassNames.Length} classes ({string.Join(", ", spec0.ClassNames.Take(10))}) but the label column " +
                 $"'{Options.LabelColumnName}' has {classNames.Length} ({string.Join(", ", classNames.Take(10))}). Map labels with the same MapValueToKey as " +
                 "the saved model, or set Transfer = new TransferOptions { ReplaceOutputLayer = true } to train a new output layer.", nameof(TrainerOptions.WarmStartFrom));
-        var (train, val) = LoadData(trainData, validationData, arch.Layout, spec0?.WithColumns(OutputNames()), classNames, device, seed, channel);
+        var (train, val) = LoadData(trainData, validationData, arch.Layout, spec0 is null ? null : Head.ForWarmStart(spec0, OutputNames()), classNames, device, seed, channel);
         try
         {
             WarnOnUnscaledFeatures(channel, train);

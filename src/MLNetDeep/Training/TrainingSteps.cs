@@ -32,13 +32,19 @@ internal class TrainingSteps
     /// <summary>The network's output for a batch in training; runs inside the run's random stream (dropout draws).</summary>
     protected virtual Tensor TrainingForward(DeepNetwork network, Batch batch) => network.Forward(batch.Features, batch.Lengths);
 
+    /// <summary>
+    /// The training forward pass with the run's context (epoch, step); families whose forward pass depends on where
+    /// training is (scheduled sampling) override this one. Default: <see cref="TrainingForward(DeepNetwork, Batch)"/>.
+    /// </summary>
+    protected virtual Tensor TrainingForward(DeepNetwork network, Batch batch, TrainingContext context) => TrainingForward(network, batch);
+
     /// <summary>The network's output for a batch in eval mode (validation).</summary>
     protected virtual Tensor EvalForward(DeepNetwork network, Batch batch) => network.Forward(batch.Features, batch.Lengths);
 
     /// <summary>The training loss of a batch: the forward pass (drawing from the run's random stream) and the task's training loss.</summary>
     public Tensor TrainingLoss(DeepNetwork network, Batch batch, TrainingContext context)
     {
-        var output = context.Random.Use(() => TrainingForward(network, batch));
+        var output = context.Random.Use(() => TrainingForward(network, batch, context));
         return Loss.Training(output, batch.Labels, batch.Weights);
     }
 

@@ -8,7 +8,7 @@ namespace MLNetDeep.Transfer;
 internal static class TransferLearning
 {
     /// <summary>The dense head's output layer (every family shares <c>DenseHeadModule</c>).</summary>
-    public const string OutputLayer = "head.layers.output";
+    public const string OutputLayer = Models.ModulePaths.OutputLayer;
 
     /// <summary>Copies every state entry (parameters and buffers) except those under the <paramref name="skipPrefixes"/>; shapes must match.</summary>
     public static void CopyAllBut(nn.Module source, nn.Module target, IReadOnlyList<string> skipPrefixes)

@@ -71,7 +71,7 @@ public sealed class TransferOptions
     /// <summary>The module-name prefixes to freeze.</summary>
     internal IEnumerable<string> FrozenPrefixes()
     {
-        for (int i = 0; i < FreezeBlocks; i++) yield return $"body.block{i}";
+        for (int i = 0; i < FreezeBlocks; i++) yield return Models.ModulePaths.Block(i);
         if (FreezeModules is not null) foreach (var m in FreezeModules) yield return m;
     }
 
@@ -83,7 +83,7 @@ public sealed class TransferOptions
             var match = LearningRateMultipliers.Where(kv => Matches(parameterName, kv.Key)).OrderByDescending(kv => kv.Key.Length).FirstOrDefault();
             if (match.Key is not null) return match.Value;
         }
-        return Matches(parameterName, "head") ? 1.0 : BodyLearningRateMultiplier;
+        return Matches(parameterName, Models.ModulePaths.Head) ? 1.0 : BodyLearningRateMultiplier;
     }
 
     /// <summary>Whether <paramref name="name"/> is <paramref name="prefix"/> or inside it (dot-separated).</summary>

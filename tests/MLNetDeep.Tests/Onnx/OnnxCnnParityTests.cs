@@ -20,7 +20,7 @@ public sealed class OnnxCnnParityTests
     private readonly ITestOutputHelper _out;
     public OnnxCnnParityTests(ITestOutputHelper output) => _out = output;
 
-    private static CnnOptions Options(List<CnnLayer> layers, FlattenMode flatten = FlattenMode.Flatten, DenseHead? head = null) => new()
+    internal static CnnOptions Options(List<CnnLayer> layers, FlattenMode flatten = FlattenMode.Flatten, DenseHead? head = null) => new()
     {
         ImageShape = new ImageShape(1, 28, 28),
         Layers = layers,

@@ -139,7 +139,7 @@ public sealed class OnnxSeq2SeqParityTests
     }
 
     /// <summary>The greedy driver loop of docs/seq2seq.md: encoder once, then the step graph until every row has produced the end token.</summary>
-    private static List<(int[] Tokens, double LogProbability)> OnnxGreedy(Seq2SeqOnnxModels models, Seq2SeqArchitecture arch, List<float[]> sources)
+    internal static List<(int[] Tokens, double LogProbability)> OnnxGreedy(Seq2SeqOnnxModels models, Seq2SeqArchitecture arch, List<float[]> sources)
     {
         using var encoder = new InferenceSession(models.Encoder);
         using var step = new InferenceSession(models.DecoderStep);

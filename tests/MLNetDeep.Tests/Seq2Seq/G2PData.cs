@@ -39,4 +39,35 @@ internal static class G2PData
         Seq2SeqLoop.Train(net, Examples(CmuDictSplit.Train, 3000), new Seq2SeqLoopOptions { Epochs = 4, BatchSize = 64, LearningRate = 3e-3, Seed = 1 });
         return net;
     });
+
+    /// <summary>Every pronunciation of each test word, for multi-reference scoring.</summary>
+    public static List<IReadOnlyList<IReadOnlyList<int>>> References(IEnumerable<G2PEntry> entries) =>
+        entries.Select(e => (IReadOnlyList<IReadOnlyList<int>>)e.Alternatives.Select(a => (IReadOnlyList<int>)CmuDict.PhonemeIds(a)).ToList()).ToList();
+
+    /// <summary>
+    /// The trivial baseline: each letter becomes the phoneme it most often stands for in training words whose spelling and
+    /// pronunciation have the same length (aligned one to one), doubled letters collapse, and unknown letters are dropped.
+    /// </summary>
+    private static readonly Lazy<Dictionary<char, int>> LetterToPhoneme = new(() =>
+    {
+        var counts = new Dictionary<(char, int), int>();
+        foreach (var e in CmuDict.Read(CmuDictSplit.Train, take: 3000, variants: CmuDictVariants.First))
+        {
+            var ids = CmuDict.PhonemeIds(e.Phonemes);
+            if (ids.Length != e.Word.Length) continue;
+            for (int i = 0; i < ids.Length; i++) counts[(e.Word[i], ids[i])] = counts.GetValueOrDefault((e.Word[i], ids[i])) + 1;
+        }
+        return counts.GroupBy(kv => kv.Key.Item1).ToDictionary(g => g.Key, g => g.MaxBy(kv => kv.Value).Key.Item2);
+    });
+
+    public static int[] LetterByLetter(string word)
+    {
+        var result = new List<int>();
+        for (int i = 0; i < word.Length; i++)
+        {
+            if (i > 0 && word[i] == word[i - 1]) continue;
+            if (LetterToPhoneme.Value.TryGetValue(word[i], out var p)) result.Add(p);
+        }
+        return result.ToArray();
+    }
 }

@@ -20,37 +20,10 @@ public sealed class G2PLearningTests
         var references = test.Select(e => (IReadOnlyList<IReadOnlyList<int>>)e.Alternatives.Select(a => (IReadOnlyList<int>)CmuDict.PhonemeIds(a)).ToList()).ToList();
         var metrics = Seq2SeqMetrics.Compute(predictions.Select(p => (IReadOnlyList<int>)p.Tokens).ToList(), references);
 
-        var baseline = Seq2SeqMetrics.Compute(test.Select(e => (IReadOnlyList<int>)LetterByLetter(e.Word)).ToList(), references);
+        var baseline = Seq2SeqMetrics.Compute(test.Select(e => (IReadOnlyList<int>)G2PData.LetterByLetter(e.Word)).ToList(), references);
         _out.WriteLine($"model: PER {metrics.TokenErrorRate:F4}, word accuracy {metrics.ExactMatch:F4}, BLEU {metrics.Bleu:F4}; " +
                        $"letter-by-letter baseline: PER {baseline.TokenErrorRate:F4}, word accuracy {baseline.ExactMatch:F4}");
         Assert.True(metrics.TokenErrorRate < 0.5 * baseline.TokenErrorRate, $"PER {metrics.TokenErrorRate:F4} vs baseline {baseline.TokenErrorRate:F4}");
         Assert.True(metrics.ExactMatch > 0.25 && metrics.ExactMatch > 3 * baseline.ExactMatch, $"word accuracy {metrics.ExactMatch:F4} vs baseline {baseline.ExactMatch:F4}");
-    }
-
-    /// <summary>
-    /// The trivial baseline: each letter becomes the phoneme it most often stands for in training words whose spelling and
-    /// pronunciation have the same length (aligned one to one), doubled letters collapse, and unknown letters are dropped.
-    /// </summary>
-    private static readonly Lazy<Dictionary<char, int>> LetterToPhoneme = new(() =>
-    {
-        var counts = new Dictionary<(char, int), int>();
-        foreach (var e in CmuDict.Read(CmuDictSplit.Train, take: 3000, variants: CmuDictVariants.First))
-        {
-            var ids = CmuDict.PhonemeIds(e.Phonemes);
-            if (ids.Length != e.Word.Length) continue;
-            for (int i = 0; i < ids.Length; i++) counts[(e.Word[i], ids[i])] = counts.GetValueOrDefault((e.Word[i], ids[i])) + 1;
-        }
-        return counts.GroupBy(kv => kv.Key.Item1).ToDictionary(g => g.Key, g => g.MaxBy(kv => kv.Value).Key.Item2);
-    });
-
-    private static int[] LetterByLetter(string word)
-    {
-        var result = new List<int>();
-        for (int i = 0; i < word.Length; i++)
-        {
-            if (i > 0 && word[i] == word[i - 1]) continue;
-            if (LetterToPhoneme.Value.TryGetValue(word[i], out var p)) result.Add(p);
-        }
-        return result.ToArray();
     }
 }

@@ -15,6 +15,9 @@ internal static class CnnInference
     /// weights and bias (one pass over the activations instead of two); in training mode both layers run as they are.
     /// </summary>
     /// <param name="conv">A Conv2d, or a Sequential of ZeroPad2d and Conv2d (asymmetric "same" padding).</param>
+    /// <param name="norm">The BatchNorm2d after it.</param>
+    /// <param name="x">[B, C, H, W].</param>
+    /// <param name="training">Whether the network is in training mode (then nothing is folded).</param>
     public static Tensor ConvThenNorm(nn.Module<Tensor, Tensor> conv, nn.Module<Tensor, Tensor> norm, Tensor x, bool training)
     {
         if (training || norm is not BatchNorm2d bn || bn.running_mean is null || bn.running_var is null)

@@ -22,11 +22,11 @@ public sealed class CnnNetwork : DeepNetwork
             var layer = arch.Layers[i];
             nn.Module<Tensor, Tensor> block = layer switch
             {
-                ConvBlock cb => new ConvBlockModule($"block{i}", cb, c, h, w, initializer),
-                ResidualBlock rb => new ResidualBlockModule($"block{i}", rb, c, h, w, initializer),
+                ConvBlock cb => new ConvBlockModule(ModulePaths.BlockName(i), cb, c, h, w, initializer),
+                ResidualBlock rb => new ResidualBlockModule(ModulePaths.BlockName(i), rb, c, h, w, initializer),
                 _ => throw new NotSupportedException($"Layers[{i}] has unknown type {layer.GetType().Name}."),
             };
-            seq.append($"block{i}", block);
+            seq.append(ModulePaths.BlockName(i), block);
             (c, h, w) = shapes[i];
         }
         body = seq;

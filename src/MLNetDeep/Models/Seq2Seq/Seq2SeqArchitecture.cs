@@ -193,6 +193,18 @@ public sealed class Seq2SeqArchitecture : NetworkArchitecture
                 "Decoder.HiddenSize");
     }
 
+    /// <summary>A token source column fixes the vocabulary (its key count) when none is set; the copy records it.</summary>
+    public override NetworkArchitecture ForTrainingColumn(string columnName, Microsoft.ML.Data.DataViewType type)
+    {
+        var bound = Input.ForTrainingColumn(columnName, type);
+        if (ReferenceEquals(bound, Input)) return this;
+        return new Seq2SeqArchitecture
+        {
+            Input = bound, Encoder = Encoder, VectorEncoder = VectorEncoder, Decoder = Decoder, TargetVocabularySize = TargetVocabularySize,
+            MaxOutputLength = MaxOutputLength, OrthogonalRecurrentWeights = OrthogonalRecurrentWeights, ForgetGateBias = ForgetGateBias,
+        };
+    }
+
     /// <summary>Builds the network for <paramref name="outputSize"/> target keys K (must equal <see cref="TargetVocabularySize"/> when that is set).</summary>
     public override DeepNetwork Build(int outputSize, Initializer? initializer)
     {

@@ -39,30 +39,56 @@ public sealed class Seq2SeqBatch : IDisposable
         for (int i = 0; i < n; i++) ValidateTarget(arch, targetColumn, firstRow + i, targets[i]);
         var (source, sourceLengths) = CollateSources(arch.Input, sources, 0, n, firstRow, sourceColumn);
 
-        int steps = targets.Max(t => t.Length) + 1;
-        var input = new long[n * steps];
-        var target = new long[n * steps];
-        Array.Fill(target, IgnoredTarget);
-        int end = arch.OutputClasses - 1;
+        var offsets = new long[n + 1];
+        for (int i = 0; i < n; i++) offsets[i + 1] = offsets[i] + targets[i].Length;
+        var classes = new float[offsets[n]];
         for (int i = 0; i < n; i++)
-        {
-            var y = targets[i];
-            input[i * steps] = arch.StartId;
-            for (int t = 0; t < y.Length; t++)
-            {
-                if (t + 1 < steps) input[i * steps + t + 1] = y[t];
-                target[i * steps + t] = y[t] - 1;
-            }
-            target[i * steps + y.Length] = end;
-        }
+            for (int t = 0; t < targets[i].Length; t++) classes[offsets[i] + t] = targets[i][t] - 1;
         var dev = device ?? CPU;
+        var target = TargetTensor(classes, offsets, arch.OutputClasses - 1).to(dev);
         return new Seq2SeqBatch
         {
             Source = source.to(dev), SourceLengths = sourceLengths,
-            DecoderInput = tensor(input, new long[] { n, steps }, device: dev),
-            Target = tensor(target, new long[] { n, steps }, device: dev),
+            DecoderInput = DecoderInputFromTargets(arch, target), Target = target,
             Rows = n,
         };
+    }
+
+    /// <summary>
+    /// The step targets of rows whose tokens are laid end to end as output indices (token id − 1; row i at
+    /// offsets[i]..offsets[i+1]): [N, longest + 1] int64 — the tokens, the end token <paramref name="endIndex"/> (K), then
+    /// <see cref="IgnoredTarget"/>.
+    /// </summary>
+    internal static Tensor TargetTensor(ReadOnlySpan<float> classes, ReadOnlySpan<long> offsets, int endIndex)
+    {
+        int n = offsets.Length - 1;
+        long width = 1;
+        for (int i = 0; i < n; i++) width = Math.Max(width, offsets[i + 1] - offsets[i] + 1);
+        var target = new long[n * width];
+        Array.Fill(target, IgnoredTarget);
+        for (int i = 0; i < n; i++)
+        {
+            long length = offsets[i + 1] - offsets[i];
+            for (long t = 0; t < length; t++) target[i * width + t] = (long)classes[(int)(offsets[i] + t)];
+            target[i * width + length] = endIndex;
+        }
+        return tensor(target, new long[] { n, width });
+    }
+
+    /// <summary>
+    /// The decoder's inputs for step targets [B, L] (<see cref="TargetTensor"/>'s layout, possibly wider than the batch
+    /// needs): [B, T] int64 with T = the longest row's tokens + 1 — the start id, then each target token's id (index + 1),
+    /// 0 after a row's last token. Tensor operations only (no copy through managed memory).
+    /// </summary>
+    internal static Tensor DecoderInputFromTargets(Seq2SeqArchitecture arch, Tensor target)
+    {
+        using var scope = NewDisposeScope();
+        long steps = target.ne(IgnoredTarget).sum(1).max().item<long>();                       // tokens + end of the longest row
+        var previous = target.narrow(1, 0, steps - 1);                                         // [B, T-1]
+        var isToken = previous.ge(0).logical_and(previous.lt(arch.OutputClasses - 1));
+        var ids = where(isToken, previous + 1, zeros_like(previous));                          // [B, T-1]
+        var start = full(new long[] { target.shape[0], 1 }, arch.StartId, ScalarType.Int64, device: target.device);
+        return cat(new[] { start, ids }, 1).MoveToOuterDisposeScope();                         // [B, T]
     }
 
     /// <summary>Validates rows [offset, offset + count) of <paramref name="sources"/> against the layout and collates them into (values, lengths).</summary>
@@ -85,9 +111,13 @@ public sealed class Seq2SeqBatch : IDisposable
     /// Refuses a target that can't be learned: empty, an id outside 1..K (0 is a missing key: a value the target's
     /// MapValueToKey did not see), or longer than MaxOutputLength (no room left for the end token).
     /// </summary>
-    public static void ValidateTarget(Seq2SeqArchitecture arch, string column, long row, ReadOnlySpan<int> target)
+    public static void ValidateTarget(Seq2SeqArchitecture arch, string column, long row, ReadOnlySpan<int> target) =>
+        ValidateTarget(arch.TargetVocabularySize ?? throw new InvalidOperationException("Seq2SeqArchitecture.TargetVocabularySize is not set."),
+            arch.MaxOutputLength, column, row, target);
+
+    /// <summary>As <see cref="ValidateTarget(Seq2SeqArchitecture, string, long, ReadOnlySpan{int})"/> for <paramref name="k"/> target keys and a longest output of <paramref name="maxOutputLength"/> tokens.</summary>
+    internal static void ValidateTarget(int k, int maxOutputLength, string column, long row, ReadOnlySpan<int> target)
     {
-        int k = arch.TargetVocabularySize ?? throw new InvalidOperationException("Seq2SeqArchitecture.TargetVocabularySize is not set.");
         if (target.Length == 0)
             throw new InvalidDataException(
                 $"Target column '{column}', row {row}: the target sequence is empty. A sequence-to-sequence model needs at least one target token " +
@@ -98,9 +128,9 @@ public sealed class Seq2SeqBatch : IDisposable
                     $"Target column '{column}', row {row}, step {t}: target id {target[t]} is outside the target keys 1..{k}" +
                     (target[t] == 0 ? " (0 is a missing key: a value the target's MapValueToKey did not see)" : "") +
                     ". Use one fitted MapValueToKey for the target in training and evaluation, or raise TargetVocabularySize.");
-        if (target.Length > arch.MaxOutputLength)
+        if (target.Length > maxOutputLength)
             throw new InvalidDataException(
-                $"Target column '{column}', row {row}: the target has {target.Length} tokens, more than MaxOutputLength={arch.MaxOutputLength}, " +
+                $"Target column '{column}', row {row}: the target has {target.Length} tokens, more than MaxOutputLength={maxOutputLength}, " +
                 $"so the decoder could never produce it and its end token. Raise MaxOutputLength to at least {target.Length}, or drop such rows.");
     }
 

@@ -27,6 +27,12 @@ public sealed class Seq2SeqDecodeOptions
     /// <summary>Keep each output step's attention weights over the source (for heat maps).</summary>
     public bool ReturnAttention { get; init; }
 
+    /// <summary>These settings with <see cref="MaxOutputLength"/> = <paramref name="maxOutputLength"/> (and no attention weights).</summary>
+    internal Seq2SeqDecodeOptions WithMaxOutputLength(int maxOutputLength) => new()
+    {
+        BeamWidth = BeamWidth, LengthNormalization = LengthNormalization, LengthPenaltyAlpha = LengthPenaltyAlpha, MaxOutputLength = maxOutputLength,
+    };
+
     internal void Validate()
     {
         if (BeamWidth < 1) throw new ArgumentOutOfRangeException(nameof(BeamWidth), BeamWidth, $"BeamWidth must be >= 1 (1 = greedy; typical 4-10). Received: BeamWidth={BeamWidth}");

@@ -7,7 +7,7 @@ using MLNetDeep.Tests.Control;
 using Xunit;
 using static TorchSharp.torch;
 
-namespace MLNetDeep.Tests.Data;
+namespace MLNetDeep.Tests.DataModes;
 
 /// <summary>The thread-count option, the cgroup quota it defaults from, the oversubscription warnings, and the data options' checks.</summary>
 public sealed class ThreadAndOptionTests

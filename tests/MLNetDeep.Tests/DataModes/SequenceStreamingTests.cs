@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using MLNetDeep.Data;
+using MLNetDeep.Models.Seq2Seq;
 using MLNetDeep.Models.Sequence;
 using MLNetDeep.Optimizers;
 using MLNetDeep.Scoring;
@@ -7,9 +8,9 @@ using MLNetDeep.Tests.Sequence;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace MLNetDeep.Tests.Data;
+namespace MLNetDeep.Tests.DataModes;
 
-/// <summary>Variable-length rows stream too: token sequences (one label per row) and tagging (one label per step).</summary>
+/// <summary>Variable-length rows stream too: token sequences (one label per row), tagging (one label per step) and seq2seq (targets of their own length).</summary>
 public sealed class SequenceStreamingTests
 {
     private readonly ITestOutputHelper _out;
@@ -75,5 +76,24 @@ public sealed class SequenceStreamingTests
         double a = inMemory.History.Epochs[^1].ValidationMetrics["accuracy"], b = streamed.History.Epochs[^1].ValidationMetrics["accuracy"];
         _out.WriteLine($"tagging step accuracy on the held-out rows: in memory {a:F4}, streaming {b:F4}");
         Assert.True(b > 0.85 && Math.Abs(a - b) < 0.05, $"in memory {a:F4}, streaming {b:F4}");
+    }
+
+    [Fact]
+    public void Seq2seq_streams_letters_and_phonemes_with_the_in_memory_weights_without_shuffling()
+    {
+        var train = Seq2Seq.G2PEstimator.Rows(Datasets.CmuDictSplit.Train, 300);
+        var validation = Seq2Seq.G2PEstimator.Rows(Datasets.CmuDictSplit.Validation, 60, Datasets.CmuDictVariants.First);
+        DeepTransformer Fit(DataMode mode)
+        {
+            var o = Seq2Seq.G2PEstimator.Options(hidden: 16, epochs: 1);
+            o.Shuffle = false;
+            o.Data = new DataOptions { Mode = mode };
+            return Seq2Seq.G2PEstimator.Ml.MulticlassClassification.Trainers.Seq2Seq(o).Fit(train, validation);
+        }
+        using var inMemory = Fit(DataMode.InMemory);
+        using var streamed = Fit(DataMode.Streaming);
+        Assert.Empty(DataKit.Differences(inMemory, streamed));
+        Assert.Equal(inMemory.History.Epochs.Select(e => e.ValidationLoss), streamed.History.Epochs.Select(e => e.ValidationLoss));
+        Assert.Equal(inMemory.History.Epochs[^1].ValidationMetrics, streamed.History.Epochs[^1].ValidationMetrics);
     }
 }

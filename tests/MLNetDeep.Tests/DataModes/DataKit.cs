@@ -7,7 +7,7 @@ using MLNetDeep.Tests.Control;
 using MLNetDeep.Tests.Support;
 using MLNetDeep.Training;
 
-namespace MLNetDeep.Tests.Data;
+namespace MLNetDeep.Tests.DataModes;
 
 /// <summary>Real Fashion-MNIST views for the data-mode tests: float pixels (0–1) and the same rows as bytes (0–255), one key mapping.</summary>
 internal static class DataKit

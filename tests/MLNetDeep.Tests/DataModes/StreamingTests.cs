@@ -11,7 +11,7 @@ using Xunit;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
-namespace MLNetDeep.Tests.Data;
+namespace MLNetDeep.Tests.DataModes;
 
 /// <summary>Training streamed from the IDataView: the guarantees of in-memory training, with only a buffer in memory.</summary>
 public sealed class StreamingTests

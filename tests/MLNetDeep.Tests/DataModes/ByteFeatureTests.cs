@@ -10,7 +10,7 @@ using Xunit;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
-namespace MLNetDeep.Tests.Data;
+namespace MLNetDeep.Tests.DataModes;
 
 /// <summary>Byte feature columns stay bytes in memory and are scaled batch by batch, in training and in scoring.</summary>
 public sealed class ByteFeatureTests
@@ -96,6 +96,18 @@ public sealed class ByteFeatureTests
         double worst = scores.SelectMany(s => s).Zip(onnx["Score"].Cast<float>()).Max(p => Math.Abs(p.First - p.Second));
         _out.WriteLine($"ONNX vs Transform max abs diff {worst:G3}");
         Assert.True(worst < 1e-4, $"max abs diff {worst}");
+
+        // An ML.NET model zip (OnnxTransformer over the graph, the Byte column converted to Single in front of it).
+        var zip = Path.Combine(Path.GetTempPath(), $"mlnetdeep-bytes-{Guid.NewGuid():N}.zip");
+        try
+        {
+            ml.Model.Save(model, test.Schema, zip);
+            var fromZip = new MLContext(seed: 1).Model.Load(zip, out _).Transform(test).GetColumn<float[]>("Score").ToArray();
+            double zipDiff = scores.SelectMany(s => s).Zip(fromZip.SelectMany(s => s)).Max(p => Math.Abs(p.First - p.Second));
+            _out.WriteLine($"ML.NET zip vs Transform max abs diff {zipDiff:G3}");
+            Assert.True(zipDiff < 1e-4, $"max abs diff {zipDiff}");
+        }
+        finally { File.Delete(zip); }
 
         var e = Assert.Throws<ArgumentException>(() => model.Transform(DataKit.Floats(ml, 10, test: true)).GetColumn<float[]>("Score").ToArray());
         _out.WriteLine(e.Message);
