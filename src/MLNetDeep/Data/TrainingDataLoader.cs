@@ -51,42 +51,26 @@ internal static class TrainingDataLoader
     /// <summary>True when the feature column holds plain Byte values (not keys): <see cref="DataOptions.ByteScaling"/> applies.</summary>
     internal static bool IsByteColumn(DataViewSchema schema, DataColumns c) => DataColumns.HoldsBytes(schema[c.Feature].Type);
 
-    private static (ITrainingData, ITrainingData?) LoadInMemory(DataRequest r)
-    {
-        var train = InMemoryDataset.Load(r.Train, "training", r.Columns, r.Spec, r.ClassNames, r.Device, r.OutputNames);
-        try
-        {
-            if (r.Validation is not null)
-                return (train, InMemoryDataset.Load(r.Validation, "validation", r.Columns, train.Spec, r.ClassNames, r.Device, r.OutputNames));
-            if (r.ValidationFraction > 0)
-            {
-                var (t, v) = train.Split(r.ValidationFraction, new Random(r.Seed));
-                train.Dispose();
-                return (t, v);
-            }
-            return (train, null);
-        }
-        catch
-        {
-            train.Dispose();
-            throw;
-        }
-    }
+    private static (ITrainingData, ITrainingData?) LoadInMemory(DataRequest r) => LoadSets(r,
+        (view, role, spec) => InMemoryDataset.Load(view, role, r.Columns, spec, r.ClassNames, r.Device, r.OutputNames),
+        set => set.Split(r.ValidationFraction, new Random(r.Seed)));
 
-    private static (ITrainingData, ITrainingData?) LoadStreaming(DataRequest r, int shuffleRows)
+    private static (ITrainingData, ITrainingData?) LoadStreaming(DataRequest r, int shuffleRows) => LoadSets(r,
+        (view, role, spec) => StreamingDataset.Open(view, role, r.Columns, spec, r.ClassNames, r.Device, r.OutputNames, role == "training" ? shuffleRows : 1),
+        set => set.Split(r.ValidationFraction, new Random(r.Seed)));
+
+    /// <summary>The training set, and the validation set (its own data, a seeded fraction of the training rows, or none).</summary>
+    private static (ITrainingData, ITrainingData?) LoadSets<T>(DataRequest r, Func<IDataView, string, HeadSpec?, T> open, Func<T, (T Train, T Validation)> split)
+        where T : ITrainingData
     {
-        var train = StreamingDataset.Open(r.Train, "training", r.Columns, r.Spec, r.ClassNames, r.Device, r.OutputNames, shuffleRows);
+        var train = open(r.Train, "training", r.Spec);
         try
         {
-            if (r.Validation is not null)
-                return (train, StreamingDataset.Open(r.Validation, "validation", r.Columns, train.Spec, r.ClassNames, r.Device, r.OutputNames, 1));
-            if (r.ValidationFraction > 0)
-            {
-                var (t, v) = train.Split(r.ValidationFraction, new Random(r.Seed));
-                train.Dispose();
-                return (t, v);
-            }
-            return (train, null);
+            if (r.Validation is not null) return (train, open(r.Validation, "validation", train.Spec));
+            if (r.ValidationFraction <= 0) return (train, null);
+            var (t, v) = split(train);
+            train.Dispose();
+            return (t, v);
         }
         catch
         {
