@@ -111,6 +111,24 @@ public static class TrainingPlots
         return Save(plot, path, Alignment.LowerLeft);
     }
 
+    /// <summary>
+    /// Resident memory of the process after each epoch (MB), one line per run: how data modes compare in memory
+    /// (<c>TrainerOptions.Data</c>), and whether memory stays flat across epochs. The y axis starts at 0.
+    /// </summary>
+    public static string SaveMemoryOverEpochs(IEnumerable<(string Label, IReadOnlyList<double> RssMb)> runs, string path, string? title = null)
+    {
+        var plot = NewPlot(title ?? "Resident memory after each epoch", "epoch", "RSS (MB)");
+        EpochAxis(plot);
+        double top = 0;
+        foreach (var (label, rss) in runs)
+        {
+            Line(plot, Enumerable.Range(1, rss.Count).Select(i => (double)i).ToArray(), rss.ToArray(), label);
+            top = Math.Max(top, rss.DefaultIfEmpty(0).Max());
+        }
+        plot.Axes.SetLimitsY(0, top * 1.15);
+        return Save(plot, path, Alignment.LowerRight);
+    }
+
     /// <summary>Writes loss.png, metrics.png, learning-rate.png and (with diagnostics) gradient-norms.png; returns the paths.</summary>
     public static IReadOnlyList<string> SaveAll(TrainingHistory history, string directory)
     {

@@ -35,137 +35,85 @@ internal interface ITrainingData : IDisposable
 
 /// <summary>
 /// A data set read once from an IDataView with a cursor and kept as tensors, so every epoch batches by
-/// index_select (one copy per batch, no per-element work). Labels are read and checked on the way in.
+/// index_select (one copy per batch, no per-element work). Byte features stay bytes (a uint8 tensor, a quarter of the
+/// memory of floats); <see cref="PreparedData"/> turns each batch into floats. Labels are read and checked on the way in.
 /// </summary>
 internal sealed class InMemoryDataset : ITrainingData
 {
     private readonly FeatureLayout _layout;
-    private readonly Tensor? _dense;          // [N, ...shape] for fixed-size layouts
+    private readonly Tensor? _dense;          // [N, ...shape] (float32, or uint8 for Byte columns) for fixed-size layouts
     private readonly float[]? _values;        // variable-size rows laid end to end
     private readonly long[]? _offsets;        // N + 1 offsets into _values
-    private readonly Tensor _labels;
-    private readonly Tensor? _weights;
-    private readonly long[]? _labelOffsets;  // per-step labels: N + 1 offsets into RawLabels
+    private readonly LabelTable _labels;
 
-    public long Count { get; }
+    public long Count => _labels.Count;
     /// <summary>Feature values in the longest row.</summary>
     public long LongestRow => _dense is not null
         ? _dense.shape.Skip(1).Aggregate(1L, (a, b) => a * b)
         : Enumerable.Range(0, (int)Count).Select(i => _offsets![i + 1] - _offsets[i]).DefaultIfEmpty(0).Max();
     /// <summary>One label per row, or (per-step heads) every row's step labels laid end to end.</summary>
-    public float[] RawLabels { get; }
-    public HeadSpec Spec { get; }
+    public float[] RawLabels => _labels.RawLabels;
+    public HeadSpec Spec => _labels.Spec;
+    /// <summary>Bytes the features take in memory (the float32 or uint8 tensor, or the variable-size rows' floats).</summary>
+    public long FeatureBytes => _dense is not null ? _dense.NumberOfElements * _dense.ElementSize : _values!.LongLength * sizeof(float);
 
-    private InMemoryDataset(FeatureLayout layout, Tensor? dense, float[]? values, long[]? offsets, float[] rawLabels,
-        Tensor labels, Tensor? weights, long count, HeadSpec spec, long[]? labelOffsets = null)
+    private InMemoryDataset(FeatureLayout layout, Tensor? dense, float[]? values, long[]? offsets, LabelTable labels)
     {
-        _layout = layout; _dense = dense; _values = values; _offsets = offsets;
-        RawLabels = rawLabels; _labels = labels; _weights = weights; Count = count; Spec = spec; _labelOffsets = labelOffsets;
+        _layout = layout; _dense = dense; _values = values; _offsets = offsets; _labels = labels;
     }
 
     /// <summary>Reads features, labels and weights, checking every value.</summary>
-    public static InMemoryDataset Load(IDataView data, string role, FeatureLayout layout, string featureColumn,
-        TaskHead head, string labelColumn, string? weightColumn, HeadSpec? spec, string[] classNames, Device device, OutputColumnNames? columns = null)
+    public static InMemoryDataset Load(IDataView data, string role, DataColumns c, HeadSpec? spec, string[] classNames, Device device,
+        OutputColumnNames? columns = null)
     {
         var schema = data.Schema;
-        var featureCol = schema[featureColumn];
-        var labelCol = schema[labelColumn];
-        DataViewSchema.Column? weightCol = weightColumn is null ? null : schema[weightColumn];
-        var active = new List<DataViewSchema.Column> { featureCol, labelCol };
-        if (weightCol is DataViewSchema.Column w) active.Add(w);
-
-        // Fixed-size rows with a known row count go straight into one CPU tensor (no managed copy of the whole set);
-        // otherwise rows are gathered in a managed buffer first, which also gives the clear error for a set larger
-        // than one span can address.
-        var rowShape = layout.DenseRowShape(featureCol.Type);
-        long[] DenseShape(long rows) => new[] { rows }.Concat(rowShape!).ToArray();
+        // Fixed-size rows go straight into one CPU tensor (no managed copy of the whole set) when the row count is known;
+        // otherwise rows are gathered in a managed buffer first, which also gives the clear error for a set larger than
+        // one span can address.
+        var rowShape = c.Layout.DenseRowShape(schema[c.Feature].Type);
+        bool bytes = c.StoresBytes(schema);
         long rowSize = rowShape?.Aggregate(1L, (a, b) => a * b) ?? 0;
         long knownRows = data.GetRowCount() ?? 0;
-        Tensor? direct = rowSize > 0 && knownRows > 0 && knownRows * rowSize <= Array.MaxLength
-            ? empty(DenseShape(knownRows), ScalarType.Float32) : null;
-        var directMemory = direct is null ? Span<float>.Empty : NativeBuffers.Floats(direct);
-        var values = new GrowableFloats(direct is null && knownRows > 0 ? knownRows * Math.Max(1, rowSize > 0 ? rowSize : 16) : 1 << 16);
-        var offsets = new List<long> { 0 };
-        var labels = new List<float>();
-        var labelOffsets = head.PerStepLabels ? new List<long> { 0 } : null;
-        var weights = weightCol is null ? null : new List<float>();
-        try
+        using var floatRows = rowShape is not null && !bytes ? new DenseRowWriter<float>(rowShape, knownRows) : null;
+        using var byteRows = bytes ? new DenseRowWriter<byte>(rowShape!, knownRows) : null;
+        var values = rowShape is null ? new GrowableFloats(knownRows > 0 ? knownRows * 16 : 1 << 16) : null;
+        var offsets = rowShape is null ? new List<long> { 0 } : null;
+        LabelColumns labels;
+        using (var cursor = data.GetRowCursor(c.Active(schema, features: true, labels: true)))
         {
-            using (var cursor = data.GetRowCursor(active))
+            var features = new FeatureRowReader(cursor, c, bytes, rowSize);
+            labels = new LabelColumns(cursor, c);
+            long row = 0;
+            while (cursor.MoveNext())
             {
-                var features = new FeatureColumnReader(cursor, featureCol);
-                var label = head.PerStepLabels ? null : head.LabelReader(cursor, labelCol);
-                var stepLabels = head.PerStepLabels ? head.StepLabels(cursor, labelCol) : null;
-                ValueGetter<float>? weightGetter = weightCol is DataViewSchema.Column wc ? cursor.GetGetter<float>(wc) : null;
-                float weight = 1;
-                long row = 0;
-                while (cursor.MoveNext())
+                int length;
+                if (byteRows is not null)
                 {
-                    var span = features.Read();
-                    layout.ValidateRow(featureColumn, row, span);
-                    if (direct is not null && (row >= knownRows || span.Length != rowSize))
-                    {
-                        // The source returned more rows than it announced (or a row of another size): gather in the managed buffer.
-                        values.Append(directMemory[..(int)(row * rowSize)]);
-                        directMemory = Span<float>.Empty;
-                        direct.Dispose();
-                        direct = null;
-                    }
-                    if (direct is not null) span.CopyTo(directMemory[(int)(row * rowSize)..]);
-                    else values.Append(span);
-                    offsets.Add(direct is not null ? (row + 1) * rowSize : values.Count);
-                    if (stepLabels is not null)
-                    {
-                        var steps = stepLabels(row);
-                        int expected = layout is ISequenceLayout seq ? seq.Steps(span.Length) : span.Length;
-                        if (head.StepLabelsAlignWithFeatures && steps.Length != expected)
-                            throw new InvalidDataException(
-                                $"Label column '{labelColumn}', row {row}: {steps.Length} step labels, but feature column '{featureColumn}' has {expected} steps. " +
-                                "A tagging label needs exactly one label per step; tokenize the tags and the text the same way.");
-                        foreach (var s in steps) labels.Add(s);
-                        labelOffsets!.Add(labels.Count);
-                    }
-                    else labels.Add(label!(row));
-                    if (weightGetter is not null)
-                    {
-                        weightGetter(ref weight);
-                        if (!(weight >= 0) || float.IsInfinity(weight))
-                            throw new InvalidDataException($"Example-weight column '{weightColumn}', row {row}: value {weight}; weights must be finite and >= 0.");
-                        weights!.Add(weight);
-                    }
-                    row++;
+                    var span = features.Bytes(row);
+                    byteRows.Add(span);
+                    length = span.Length;
                 }
+                else
+                {
+                    var span = features.Floats(row);
+                    if (floatRows is not null) floatRows.Add(span);
+                    else
+                    {
+                        values!.Append(span);
+                        offsets!.Add(values.Count);
+                    }
+                    length = span.Length;
+                }
+                labels.Read(row, length);
+                row++;
             }
         }
-        catch
-        {
-            direct?.Dispose(); // a bad row: the native buffer goes now, not at finalization
-            throw;
-        }
-        if (offsets.Count == 1)
-        {
-            direct?.Dispose();
-            throw new InvalidDataException($"The {role} data has no rows. Check the file path, the loader's column definitions or an earlier filter.");
-        }
-        if (weights is not null && weights.Sum() <= 0)
-            throw new InvalidDataException($"Example-weight column '{weightColumn}' sums to 0 over the {role} data; at least one weight must be > 0.");
-
-        var rawLabels = labels.ToArray();
-        spec ??= head.Prepare(labelColumn, classNames, rawLabels).WithColumns(columns ?? new OutputColumnNames());
-        var labelOffsetArray = labelOffsets?.ToArray();
-        var labelTensor = (labelOffsetArray is null ? head.LabelTensor(spec, rawLabels) : head.StepLabelTensor(spec, rawLabels, labelOffsetArray)).to(device);
-        var weightTensor = weights is null ? null : tensor(weights.ToArray()).to(device);
-        long count = offsets.Count - 1;
-        if (rowShape is not null)
-        {
-            var gathered = direct is null ? NativeBuffers.FromSpan(values.AsSpan(), DenseShape(count))
-                : count == knownRows ? direct : direct.narrow(0, 0, count);
-            var dense = gathered.to(device);
-            if (!ReferenceEquals(dense, gathered)) gathered.Dispose();
-            if (direct is not null && !ReferenceEquals(direct, gathered)) direct.Dispose(); // the narrowed view keeps the storage
-            return new InMemoryDataset(layout, dense, null, null, rawLabels, labelTensor, weightTensor, count, spec, labelOffsetArray);
-        }
-        return new InMemoryDataset(layout, null, values.AsSpan().ToArray(), offsets.ToArray(), rawLabels, labelTensor, weightTensor, count, spec, labelOffsetArray);
+        var table = labels.Finish(role, spec, classNames, columns, device);
+        if (rowShape is null) return new InMemoryDataset(c.Layout, null, values!.AsSpan().ToArray(), offsets!.ToArray(), table);
+        var gathered = byteRows?.Finish() ?? floatRows!.Finish();
+        var dense = gathered.to(device);
+        if (!ReferenceEquals(dense, gathered)) gathered.Dispose();
+        return new InMemoryDataset(c.Layout, dense, null, null, table);
     }
 
     /// <summary>Batches of one epoch. The caller opens a dispose scope around each MoveNext and the batch's use; the epoch's permutation lives outside them.</summary>
@@ -187,15 +135,15 @@ internal sealed class InMemoryDataset : ITrainingData
             yield return GetBatch(null, start, Math.Min(chunk, Count - start));
     }
 
-    /// <summary>The batch of the given row indices (null = all rows in order).</summary>
+    /// <summary>The batch of the given row indices (null = rows start..start+length in order); features as stored (uint8 for Byte columns).</summary>
     public Batch GetBatch(Tensor? indices, long start = 0, long length = -1)
     {
         if (length < 0) length = Count - start;
-        Tensor Take(Tensor t) => indices is null ? t.narrow(0, start, length) : t.index_select(0, indices);
         (Tensor features, Tensor? lengths) = _dense is not null
-            ? (Take(_dense), null)
+            ? (indices is null ? _dense.narrow(0, start, length) : _dense.index_select(0, indices), null)
             : CollateVariable(indices, start, length);
-        return new Batch(features, lengths, Take(_labels), _weights is null ? null : Take(_weights), length);
+        var (labels, weights) = _labels.Take(indices, start, length);
+        return new Batch(features, lengths, labels, weights, length);
     }
 
     private (Tensor, Tensor?) CollateVariable(Tensor? indices, long start, long length)
@@ -228,24 +176,12 @@ internal sealed class InMemoryDataset : ITrainingData
 
     private InMemoryDataset Subset(long[] rows)
     {
-        using var idx = tensor(rows, device: _labels.device);
-        float[] raw;
-        long[]? labelOffsets = null;
-        if (_labelOffsets is null) raw = rows.Select(r => RawLabels[r]).ToArray();
-        else
-        {
-            var stepLabels = new List<float>();
-            labelOffsets = new long[rows.Length + 1];
-            for (int i = 0; i < rows.Length; i++)
-            {
-                stepLabels.AddRange(RawLabels.AsSpan((int)_labelOffsets[rows[i]], (int)(_labelOffsets[rows[i] + 1] - _labelOffsets[rows[i]])).ToArray());
-                labelOffsets[i + 1] = stepLabels.Count;
-            }
-            raw = stepLabels.ToArray();
-        }
+        var labels = _labels.Subset(rows);
         if (_dense is not null)
-            return new InMemoryDataset(_layout, _dense.index_select(0, idx), null, null, raw, _labels.index_select(0, idx),
-                _weights?.index_select(0, idx), rows.Length, Spec, labelOffsets);
+        {
+            using var idx = tensor(rows, device: _dense.device);
+            return new InMemoryDataset(_layout, _dense.index_select(0, idx), null, null, labels);
+        }
         var values = new GrowableFloats(1 << 16);
         var offsets = new List<long> { 0 };
         foreach (var r in rows)
@@ -253,8 +189,7 @@ internal sealed class InMemoryDataset : ITrainingData
             values.Append(_values.AsSpan((int)_offsets![r], (int)(_offsets[r + 1] - _offsets[r])));
             offsets.Add(values.Count);
         }
-        return new InMemoryDataset(_layout, null, values.AsSpan().ToArray(), offsets.ToArray(), raw, _labels.index_select(0, idx),
-            _weights?.index_select(0, idx), rows.Length, Spec, labelOffsets);
+        return new InMemoryDataset(_layout, null, values.AsSpan().ToArray(), offsets.ToArray(), labels);
     }
 
     /// <summary>A seeded Fisher–Yates permutation of 0..n−1.</summary>
@@ -274,32 +209,5 @@ internal sealed class InMemoryDataset : ITrainingData
     {
         _dense?.Dispose();
         _labels.Dispose();
-        _weights?.Dispose();
     }
-}
-
-/// <summary>An append-only float buffer (avoids List&lt;float&gt; growth per element).</summary>
-internal sealed class GrowableFloats
-{
-    private float[] _data;
-    public long Count { get; private set; }
-
-    public GrowableFloats(long capacity) => _data = new float[Math.Clamp(capacity, 16, Array.MaxLength)];
-
-    public void Append(ReadOnlySpan<float> values)
-    {
-        if (Count + values.Length > _data.Length)
-        {
-            long size = Math.Max(Count + values.Length, (long)_data.Length * 2);
-            if (size > Array.MaxLength)
-                throw new InsufficientMemoryException($"The data set needs more than {Array.MaxLength} feature values in memory; train on a sample or a smaller image size.");
-            Array.Resize(ref _data, (int)size);
-        }
-        values.CopyTo(_data.AsSpan((int)Count));
-        Count += values.Length;
-    }
-
-    public ReadOnlySpan<float> AsSpan() => _data.AsSpan(0, (int)Count);
-
-    public void Clear() => Count = 0;
 }

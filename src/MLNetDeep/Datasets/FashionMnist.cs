@@ -15,6 +15,17 @@ public sealed class FashionMnistImage
     public string Label { get; set; } = "";
 }
 
+/// <summary>One Fashion-MNIST image as bytes: 784 raw pixels 0–255 (as <c>ExtractPixels(outputAsFloatArray: false)</c> gives them) and its class name.</summary>
+public sealed class FashionMnistByteImage
+{
+    /// <summary>Pixels 0–255, row-major 28×28.</summary>
+    [VectorType(FashionMnist.Pixels)]
+    public byte[] Features { get; set; } = Array.Empty<byte>();
+
+    /// <summary>Class name, e.g. "Sneaker".</summary>
+    public string Label { get; set; } = "";
+}
+
 /// <summary>
 /// Reads Fashion-MNIST (Xiao et al., 2017: 60k train / 10k test 28×28 grey images of 10 clothing classes)
 /// from its idx files, as installed by Debian's <c>dataset-fashion-mnist</c> package.
@@ -35,13 +46,7 @@ public static class FashionMnist
     /// <summary>Reads the training (60,000) or test (10,000) split; <paramref name="take"/> limits the count (first rows).</summary>
     public static List<FashionMnistImage> Read(bool train, int? take = null, bool scale = true, string? directory = null)
     {
-        directory ??= DebianDirectory;
-        string prefix = train ? "train" : "t10k";
-        var imagesPath = Find(directory, $"{prefix}-images-idx3-ubyte");
-        var labelsPath = Find(directory, $"{prefix}-labels-idx1-ubyte");
-        var labels = ReadIdx(labelsPath, 2049, take, out _);
-        var images = ReadIdx(imagesPath, 2051, take, out int rowSize);
-        if (rowSize != Pixels) throw new InvalidDataException($"'{imagesPath}' holds {rowSize}-pixel images; Fashion-MNIST's are {Pixels}.");
+        var (labels, images) = ReadSplit(train, take, directory);
         int n = labels.Length;
         var result = new List<FashionMnistImage>(n);
         float factor = scale ? 1f / 255f : 1f;
@@ -52,6 +57,32 @@ public static class FashionMnist
             result.Add(new FashionMnistImage { Features = px, Label = ClassNames[labels[i]] });
         }
         return result;
+    }
+
+    /// <summary>The split with its pixels as bytes 0–255 (a quarter of the memory of floats); <paramref name="take"/> limits the count (first rows).</summary>
+    public static List<FashionMnistByteImage> ReadBytes(bool train, int? take = null, string? directory = null)
+    {
+        var (labels, images) = ReadSplit(train, take, directory);
+        var result = new List<FashionMnistByteImage>(labels.Length);
+        for (int i = 0; i < labels.Length; i++)
+            result.Add(new FashionMnistByteImage { Features = images.AsSpan(i * Pixels, Pixels).ToArray(), Label = ClassNames[labels[i]] });
+        return result;
+    }
+
+    /// <summary>The split as an IDataView with columns Features (Vector&lt;Byte&gt;[784], 0–255) and Label (String).</summary>
+    public static IDataView LoadBytes(MLContext mlContext, bool train, int? take = null, string? directory = null)
+        => mlContext.Data.LoadFromEnumerable(ReadBytes(train, take, directory));
+
+    private static (byte[] Labels, byte[] Images) ReadSplit(bool train, int? take, string? directory)
+    {
+        directory ??= DebianDirectory;
+        string prefix = train ? "train" : "t10k";
+        var imagesPath = Find(directory, $"{prefix}-images-idx3-ubyte");
+        var labelsPath = Find(directory, $"{prefix}-labels-idx1-ubyte");
+        var labels = ReadIdx(labelsPath, 2049, take, out _);
+        var images = ReadIdx(imagesPath, 2051, take, out int rowSize);
+        if (rowSize != Pixels) throw new InvalidDataException($"'{imagesPath}' holds {rowSize}-pixel images; Fashion-MNIST's are {Pixels}.");
+        return (labels, images);
     }
 
     /// <summary>The split as an IDataView with columns Features (Vector&lt;Single&gt;[784]) and Label (String).</summary>

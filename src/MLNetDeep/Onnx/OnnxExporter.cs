@@ -88,6 +88,11 @@ internal static class OnnxExporter
         });
 
         string networkInput = inputName;
+        if (description.ByteScaling is { } bytes) // the model was trained on a Byte column, scaled: the graph scales its input the same way
+        {
+            networkInput = g.Node("Mul", new[] { networkInput, g.FloatConstant("byte_scale", bytes.Scale) }, "byte_scaled");
+            if (bytes.Offset != 0) networkInput = g.Node("Add", new[] { networkInput, g.FloatConstant("byte_offset", bytes.Offset) }, "byte_shifted");
+        }
         if (padded)
         {
             if (arch.Layout is not Data.SequenceLayout sequence || rowValues is not int paddedWidth)
@@ -100,7 +105,7 @@ internal static class OnnxExporter
                 Shape = new List<object> { 1L },
                 DocString = $"Real number of values in the row (steps × {sequence.ValuesPerStep}); the rest of {inputName} is padding.",
             });
-            networkInput = SequenceOnnxExporter.PaddedFrontEnd(g, sequence, inputName, count, paddedWidth);
+            networkInput = SequenceOnnxExporter.PaddedFrontEnd(g, sequence, networkInput, count, paddedWidth);
         }
 
         string raw;

@@ -26,6 +26,11 @@ public sealed class ModelDescription
     public int? FeatureVectorSize { get; init; }
     /// <summary>Values in the longest training (or validation) row: the input width a saved ML.NET model of a variable-length model without MaxLength is sized for.</summary>
     public long? LongestRowValues { get; init; }
+    /// <summary>
+    /// How the Byte feature column the model was trained on was scaled (<see cref="Data.DataOptions.ByteScaling"/>); scoring a
+    /// Byte column applies it again. Null when the column was not Byte or the values were used as they are.
+    /// </summary>
+    public Data.ByteScaling? ByteScaling { get; init; }
     /// <summary>Training history.</summary>
     public TrainingHistory History { get; init; } = new();
 

@@ -51,6 +51,17 @@ public sealed class DeepTransformer : ITransformer, IDisposable
     public DeepNetwork Network => _network;
     /// <summary>Rows per forward pass in <see cref="Transform"/>.</summary>
     public int ScoringBatchSize { get; set; }
+    /// <summary>
+    /// LibTorch intra-op threads while scoring (set on the scoring thread for each batch, then put back). Null = the
+    /// default of <see cref="TorchThreads"/>; a trained model starts with the trainer's <c>ThreadCount</c>. Not saved.
+    /// </summary>
+    public int? ThreadCount
+    {
+        get => _threadCount;
+        set => _threadCount = value is null or > 0 ? value
+            : throw new ArgumentOutOfRangeException(nameof(ThreadCount), value, $"ThreadCount must be >= 1, or null for the cores available to the process. Received: ThreadCount={value}");
+    }
+    private int? _threadCount;
 
     internal HeadSpec Spec => Description.Head;
     internal TaskHead Head => _head;
@@ -77,6 +88,10 @@ public sealed class DeepTransformer : ITransformer, IDisposable
                       $"The data to score has no column '{FeatureColumnName}', which this model reads. " +
                       "Apply the same featurisation as in training before the model.");
         _layout.ValidateColumn(col.Name, col.Type);
+        if (Description.ByteScaling is { } scaling && !DataColumns.HoldsBytes(col.Type))
+            throw new ArgumentException(
+                $"Column '{col.Name}' has type {col.Type}, but this model was trained on a Byte column whose values it scales with {scaling}. " +
+                "Score it with the same featurisation as in training (e.g. ExtractPixels(outputAsFloatArray: false)).", col.Name);
         return col;
     }
 
@@ -110,8 +125,11 @@ public sealed class DeepTransformer : ITransformer, IDisposable
             ThrowIfDisposed();
             using var scope = NewDisposeScope();
             using var _ = no_grad();
+            using var threads = TorchThreads.Use(_threadCount);
             var (x, lengths) = _layout.Collate(values, rowLengths);
-            var result = _head.ScoreBatch(Spec, _network, x.to(_device), lengths?.to(_device)).to(ScalarType.Float32).cpu().contiguous();
+            x = x.to(_device);
+            if (Description.ByteScaling is { } scaling) x = scaling.Apply(x);
+            var result = _head.ScoreBatch(Spec, _network, x, lengths?.to(_device)).to(ScalarType.Float32).cpu().contiguous();
             NativeBuffers.Floats(result).CopyTo(outputs);
         }
     }

@@ -79,6 +79,7 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
         var arch = CreateArchitecture();
         arch.Validate();
         var device = DeviceResolver.Resolve(Options.Device);
+        using var threads = TorchThreads.Use(Options.ThreadCount); // this thread's LibTorch threads, for the whole fit
 
         var feature = RequireColumn(trainData.Schema, Options.FeatureColumnName, nameof(TrainerOptions.FeatureColumnName), "training");
         arch = arch.ForTrainingColumn(feature.Name, feature.Type); // what the training column tells (e.g. vocabulary) is saved with the model
@@ -88,6 +89,7 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
 
         int seed = ResolveSeed();
         using var channel = _env?.Start("MLNetDeep");
+        channel?.Info(MessageSensitivity.None, $"LibTorch threads: {TorchThreads.Describe(Options.ThreadCount)}.");
         using var random = new TrainingRandom(seed);
         var warmStart = Options.WarmStartFrom;
         bool replaceOutput = Options.Transfer?.ReplacesOutput == true;
@@ -98,7 +100,7 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
                 $"WarmStartFrom was trained on {spec0.ClassNames.Length} classes ({string.Join(", ", spec0.ClassNames.Take(10))}) but the label column " +
                 $"'{Options.LabelColumnName}' has {classNames.Length} ({string.Join(", ", classNames.Take(10))}). Map labels with the same MapValueToKey as " +
                 "the saved model, or set Transfer = new TransferOptions { ReplaceOutputLayer = true } to train a new output layer.", nameof(TrainerOptions.WarmStartFrom));
-        var (train, val) = LoadData(trainData, validationData, arch.Layout, spec0 is null ? null : Head.ForWarmStart(spec0, OutputNames()), classNames, device, seed);
+        var (train, val) = LoadData(trainData, validationData, arch.Layout, spec0 is null ? null : Head.ForWarmStart(spec0, OutputNames()), classNames, device, seed, channel);
         try
         {
             WarnOnUnscaledFeatures(channel, train);
@@ -124,8 +126,10 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
                     LongestRowValues = Math.Max(train.LongestRow, val?.LongestRow ?? 0),
                     ScoringBatchSize = Options.ScoringBatchSize,
                     History = history,
+                    ByteScaling = TrainingDataLoader.IsByteColumn(trainData.Schema, Columns(arch.Layout)) && !Options.Data.ByteScaling.IsIdentity
+                        ? Options.Data.ByteScaling : null,
                 };
-                return new DeepTransformer(description, network, device);
+                return new DeepTransformer(description, network, device) { ThreadCount = Options.ThreadCount };
             }
             try
             {
@@ -187,37 +191,24 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
         components.Add(new Divergence.DivergenceGuard(Options.Regularization));
         if (Options.EarlyStopping is { } es) components.Add(new EarlyStopping.EarlyStoppingCallback(es, Kind));
         components.Add(new ProgressCallback(Options.OnEpochEnd));
+        components.Add(new CpuContentionMonitor(TorchThreads.Resolve(Options.ThreadCount)));
         if (Options.Callbacks is { } user) components.AddRange(user);
         if (Options.Checkpoints is { } ck) components.Add(new Checkpoints.CheckpointCallback(ck, () => components));
         return components;
     }
 
-    /// <summary>Reads the training rows (and the validation rows, or a seeded fraction of the training rows).</summary>
+    /// <summary>
+    /// Reads the training rows (and the validation rows, or a seeded fraction of the training rows), in memory or streaming
+    /// as <see cref="TrainerOptions.Data"/> says; the log says which and why.
+    /// </summary>
     private (ITrainingData Train, ITrainingData? Validation) LoadData(IDataView trainData, IDataView? validationData, FeatureLayout layout,
-        HeadSpec? spec, string[] classNames, Device device, int seed)
-    {
-        var columns = OutputNames();
-        var train = InMemoryDataset.Load(trainData, "training", layout, Options.FeatureColumnName, Head,
-            Options.LabelColumnName, Options.ExampleWeightColumnName, spec, classNames, device, columns);
-        try
-        {
-            if (validationData is not null)
-                return (train, InMemoryDataset.Load(validationData, "validation", layout, Options.FeatureColumnName, Head,
-                    Options.LabelColumnName, Options.ExampleWeightColumnName, train.Spec, classNames, device, columns));
-            if (Options.ValidationFraction > 0)
-            {
-                var (t, v) = train.Split(Options.ValidationFraction, new Random(seed));
-                train.Dispose();
-                return (t, v);
-            }
-            return (train, null);
-        }
-        catch
-        {
-            train.Dispose();
-            throw;
-        }
-    }
+        HeadSpec? spec, string[] classNames, Device device, int seed, IChannel? channel) =>
+        TrainingDataLoader.Load(new DataRequest(trainData, validationData, Columns(layout), spec, classNames, device, OutputNames(), seed,
+            Options.ValidationFraction, Options.BatchSize, Options.Data, Options.CancellationToken),
+            channel is null ? null : m => channel.Info(MessageSensitivity.None, m));
+
+    private DataColumns Columns(FeatureLayout layout) =>
+        new(layout, Options.FeatureColumnName, Head, Options.LabelColumnName, Options.ExampleWeightColumnName);
 
     private OutputColumnNames OutputNames() => new()
     {

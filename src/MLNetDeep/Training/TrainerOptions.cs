@@ -45,6 +45,14 @@ public abstract class TrainerOptions
     public int? Seed { get; set; }
     /// <summary>Where to train and score. Default <see cref="ComputeDevice.Auto"/>.</summary>
     public ComputeDevice Device { get; set; } = ComputeDevice.Auto;
+    /// <summary>
+    /// LibTorch intra-op threads for training, and for scoring with the trained model (<c>DeepTransformer.ThreadCount</c>).
+    /// Null (default) = the smaller of LibTorch's own default and the CPUs the process may use (cgroup quota included):
+    /// see <see cref="TorchThreads"/>. Set on the training thread for the whole Fit, and put back afterwards.
+    /// </summary>
+    public int? ThreadCount { get; set; }
+    /// <summary>In memory or streaming, the memory budget, the shuffle buffer, batch preparation ahead, and Byte-feature scaling.</summary>
+    public Data.DataOptions Data { get; set; } = new();
 
     /// <summary>The parameter-update rule and its learning rate. Default Adam(lr = 0.001).</summary>
     public Optimizer Optimizer { get; set; } = new Adam();
@@ -118,6 +126,9 @@ public abstract class TrainerOptions
         Require(Epochs > 0, nameof(Epochs), Epochs, "must be > 0 (the number of passes over the training data)");
         Require(BatchSize > 0, nameof(BatchSize), BatchSize, "must be > 0 (1 = per-example SGD, TrainerOptions.FullBatch = full-batch gradient descent)");
         Require(ScoringBatchSize > 0, nameof(ScoringBatchSize), ScoringBatchSize, "must be > 0");
+        Require(ThreadCount is null or > 0, nameof(ThreadCount), ThreadCount, "must be >= 1, or null for the cores available to the process");
+        if (Data is null) throw new ArgumentNullException(nameof(Data), "Data must be set (new DataOptions() for the defaults). Received: null");
+        Data.Validate();
         Require(ValidationFraction >= 0 && ValidationFraction < 1, nameof(ValidationFraction), ValidationFraction, "must be in [0, 1)");
         if (Optimizer is null) throw new ArgumentNullException(nameof(Optimizer), "Optimizer must be set, e.g. new Adam { LearningRate = 1e-3 }.");
         Optimizer.Validate();
