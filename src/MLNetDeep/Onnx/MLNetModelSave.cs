@@ -24,18 +24,7 @@ internal static class MLNetModelSave
     private static IMLNetSaveRoute? _route;
 
     /// <summary>The route, or null when the MLNetDeep.Onnx assembly is not part of the application.</summary>
-    internal static IMLNetSaveRoute? Route
-    {
-        get
-        {
-            if (_route is not null) return _route;
-            Type? type;
-            try { type = Type.GetType(RouteTypeName, throwOnError: false); }
-            catch (Exception e) when (e is FileLoadException or BadImageFormatException) { type = null; }
-            if (type is null) return null;
-            return _route = (IMLNetSaveRoute)Activator.CreateInstance(type, nonPublic: true)!;
-        }
-    }
+    internal static IMLNetSaveRoute? Route => _route ??= Runtime.OptionalPackage.Create<IMLNetSaveRoute>(RouteTypeName);
 
     /// <summary>Saves <paramref name="model"/> into <paramref name="ctx"/> as the route's public ML.NET transformers.</summary>
     public static void Save(DeepTransformer model, ModelSaveContext ctx)

@@ -26,14 +26,21 @@ public sealed class ModelDescription
     public int? FeatureVectorSize { get; init; }
     /// <summary>Values in the longest training (or validation) row: the input width a saved ML.NET model of a variable-length model without MaxLength is sized for.</summary>
     public long? LongestRowValues { get; init; }
+    /// <summary>What scores the model (<see cref="Inference.ScoringEngine"/>); files without it score with Auto.</summary>
+    public Inference.ScoringEngine ScoringEngine { get; init; }
     /// <summary>Training history.</summary>
     public TrainingHistory History { get; init; } = new();
 
     /// <summary>This description with another head spec (e.g. other scoring settings); everything else is shared.</summary>
-    internal ModelDescription WithHead(HeadSpec head) => new()
+    internal ModelDescription WithHead(HeadSpec head) => Copy(head, ScoringEngine);
+
+    /// <summary>This description with another scoring engine; everything else is shared.</summary>
+    internal ModelDescription WithScoringEngine(Inference.ScoringEngine engine) => Copy(Head, engine);
+
+    private ModelDescription Copy(HeadSpec head, Inference.ScoringEngine engine) => new()
     {
         FormatVersion = FormatVersion, LibraryVersion = LibraryVersion, Architecture = Architecture, Head = head,
         FeatureColumnName = FeatureColumnName, ScoringBatchSize = ScoringBatchSize, FeatureVectorSize = FeatureVectorSize,
-        LongestRowValues = LongestRowValues, History = History,
+        LongestRowValues = LongestRowValues, ScoringEngine = engine, History = History,
     };
 }
