@@ -59,6 +59,7 @@ public sealed class CnnBenchmark : IBenchmark
         var accuracy = ml.MulticlassClassification.Evaluate(testView).MicroAccuracy;
 
         var cnn = model.LastTransformer;
+        cnn.ScoringEngine = Inference.ScoringEngine.LibTorch; // against a raw TorchSharp loop: LibTorch both sides (the onnx benchmark has the ONNX Runtime engine)
         var keyed = model.First().Transform(ml.Data.LoadFromEnumerable(test));
         cnn.Transform(keyed).GetColumn<float[]>("Score").Count(); // warm-up
         double inferRaw1 = RawInfer(cnn, test, scoringBatch);

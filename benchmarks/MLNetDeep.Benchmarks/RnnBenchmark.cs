@@ -69,6 +69,7 @@ public sealed class RnnBenchmark : IBenchmark
         // Inference: estimator and raw passes alternate, and each path's median pass counts, so a burst of load on a
         // shared machine hits both paths alike instead of deciding the ratio.
         var lstm = model.LastTransformer;
+        lstm.ScoringEngine = Inference.ScoringEngine.LibTorch; // against a raw TorchSharp loop: LibTorch both sides
         var keyed = ((IEnumerable<ITransformer>)model).First().Transform(ml.Data.LoadFromEnumerable(test));
         lstm.Transform(keyed).GetColumn<float[]>("Score").Count(); // warm-up
         var (x, _) = RawLoop.Tensors(test, Steps, Features);

@@ -121,21 +121,9 @@ internal sealed class PipelineGraph
     /// <summary>Removes every node, initializer and input that none of <paramref name="outputs"/> depends on.</summary>
     public void Prune(IEnumerable<string> outputs)
     {
-        var needed = new HashSet<string>(outputs, StringComparer.Ordinal);
-        var kept = new List<NodeProto>();
-        for (int i = Graph.Nodes.Count - 1; i >= 0; i--)
-        {
-            var node = Graph.Nodes[i];
-            if (!node.Outputs.Any(needed.Contains)) continue;
-            kept.Add(node);
-            foreach (var input in node.Inputs) if (input.Length > 0) needed.Add(input);
-        }
-        kept.Reverse();
-        Graph.Nodes.Clear();
-        Graph.Nodes.AddRange(kept);
-        Graph.Initializers.RemoveAll(t => !needed.Contains(t.Name));
+        var needed = GraphPruning.Prune(Graph, outputs);
         Graph.Inputs.RemoveAll(v => !needed.Contains(v.Name));
-        var usedDomains = kept.Select(n => n.Domain == "ai.onnx" ? "" : n.Domain).ToHashSet(StringComparer.Ordinal);
+        var usedDomains = Graph.Nodes.Select(n => n.Domain == "ai.onnx" ? "" : n.Domain).ToHashSet(StringComparer.Ordinal);
         foreach (var d in _domains.Keys.Where(d => d.Length > 0 && !usedDomains.Contains(d)).ToList()) _domains.Remove(d);
     }
 

@@ -24,13 +24,7 @@ internal static class MLNetModelSave
     private static IMLNetSaveRoute? _route;
 
     /// <summary>The route, or null when the MLNetDeep.Onnx assembly is not part of the application.</summary>
-    internal static IMLNetSaveRoute? Route
-    {
-        get
-        {
-            return _route ??= MLNetInternals.Satellites.Create<IMLNetSaveRoute>(RouteTypeName);
-        }
-    }
+    internal static IMLNetSaveRoute? Route => _route ??= MLNetInternals.Satellites.Create<IMLNetSaveRoute>(RouteTypeName);
 
     /// <summary>Saves <paramref name="model"/> into <paramref name="ctx"/> as the route's public ML.NET transformers.</summary>
     public static void Save(DeepTransformer model, ModelSaveContext ctx)

@@ -32,6 +32,12 @@ public sealed class OnnxExportOptions
     /// </summary>
     public bool SequenceLengthsInput { get; set; }
 
+    /// <summary>
+    /// Sequence models: the rows fed are already cut to MaxLength as the transformer cuts them (MLNetDeep's ONNX Runtime
+    /// scoring engine does it while padding a batch), so the graph writes no truncation. Internal: a graph for files keeps it.
+    /// </summary>
+    internal bool InputPreTruncated { get; set; }
+
     /// <summary>ModelProto.model_version written to the file. Default 1.</summary>
     public long ModelVersion { get; set; } = 1;
 

@@ -111,7 +111,7 @@ internal static class OnnxExporter
         string raw;
         using (no_grad())
         {
-            var ctx = new OnnxExportContext(g, options, arch, model.Network) { InputPreTruncated = padded };
+            var ctx = new OnnxExportContext(g, options, arch, model.Network) { InputPreTruncated = padded || options.InputPreTruncated };
             raw = exporter.Emit(ctx, networkInput);
         }
         // Non-finite inputs give NaN outputs in every family, as the CNN's convolutions do by themselves (a recurrent

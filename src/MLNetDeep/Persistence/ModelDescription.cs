@@ -5,7 +5,7 @@ using MLNetDeep.Tasks;
 namespace MLNetDeep.Persistence;
 
 /// <summary>Everything about a trained model except its weights: saved as JSON in the model file.</summary>
-public sealed class ModelDescription
+public sealed record ModelDescription
 {
     /// <summary>File-format version this description was written with.</summary>
     public int FormatVersion { get; init; } = ModelFile.CurrentFormatVersion;
@@ -31,14 +31,14 @@ public sealed class ModelDescription
     /// Byte column applies it again. Null when the column was not Byte or the values were used as they are.
     /// </summary>
     public Data.ByteScaling? ByteScaling { get; init; }
+    /// <summary>What scores the model (<see cref="Inference.ScoringEngine"/>); files without it score with Auto.</summary>
+    public Inference.ScoringEngine ScoringEngine { get; init; }
     /// <summary>Training history.</summary>
     public TrainingHistory History { get; init; } = new();
 
     /// <summary>This description with another head spec (e.g. other scoring settings); everything else is shared.</summary>
-    internal ModelDescription WithHead(HeadSpec head) => new()
-    {
-        FormatVersion = FormatVersion, LibraryVersion = LibraryVersion, Architecture = Architecture, Head = head,
-        FeatureColumnName = FeatureColumnName, ScoringBatchSize = ScoringBatchSize, FeatureVectorSize = FeatureVectorSize,
-        LongestRowValues = LongestRowValues, History = History,
-    };
+    internal ModelDescription WithHead(HeadSpec head) => this with { Head = head };
+
+    /// <summary>This description with another scoring engine; everything else is shared.</summary>
+    internal ModelDescription WithScoringEngine(Inference.ScoringEngine engine) => this with { ScoringEngine = engine };
 }

@@ -24,6 +24,7 @@ public sealed class DeepTransformer : ITransformer, IDisposable
     private readonly Device _device;
     private readonly TaskHead _head;
     private readonly FeatureLayout _layout;
+    private readonly Inference.ScoringEngineSlot _engine;
     private volatile bool _disposed;
 
     internal DeepTransformer(ModelDescription description, DeepNetwork network, Device device)
@@ -35,10 +36,12 @@ public sealed class DeepTransformer : ITransformer, IDisposable
         _layout = description.Architecture.Layout;
         ScoringBatchSize = description.ScoringBatchSize;
         _network.eval();
+        // ONNX Runtime's session gets ThreadCount intra-op threads (or the default), read when the session is made.
+        _engine = new Inference.ScoringEngineSlot(this, device.type == DeviceType.CPU, description.ScoringEngine, () => TorchThreads.Resolve(_threadCount));
     }
 
-    /// <summary>The saved description (architecture, task, classes, history).</summary>
-    public ModelDescription Description { get; }
+    /// <summary>The saved description (architecture, task, classes, scoring engine, history).</summary>
+    public ModelDescription Description { get; private set; }
     /// <summary>Training history (per-epoch loss, validation metrics, learning rate, timing; why training stopped).</summary>
     public TrainingHistory History => Description.History;
     /// <summary>What the model predicts.</summary>
@@ -52,8 +55,9 @@ public sealed class DeepTransformer : ITransformer, IDisposable
     /// <summary>Rows per forward pass in <see cref="Transform"/>.</summary>
     public int ScoringBatchSize { get; set; }
     /// <summary>
-    /// LibTorch intra-op threads while scoring (set on the scoring thread for each batch, then put back). Null = the
-    /// default of <see cref="TorchThreads"/>; a trained model starts with the trainer's <c>ThreadCount</c>. Not saved.
+    /// Intra-op threads while scoring: LibTorch's are set on the scoring thread for each batch, then put back; the ONNX
+    /// Runtime engine's session is made with this count when it first scores (set it before scoring to change it). Null =
+    /// the default of <see cref="TorchThreads"/>; a trained model starts with the trainer's <c>ThreadCount</c>. Not saved.
     /// </summary>
     public int? ThreadCount
     {
@@ -62,6 +66,34 @@ public sealed class DeepTransformer : ITransformer, IDisposable
             : throw new ArgumentOutOfRangeException(nameof(ThreadCount), value, $"ThreadCount must be >= 1, or null for the cores available to the process. Received: ThreadCount={value}");
     }
     private int? _threadCount;
+
+    /// <summary>
+    /// What runs the forward pass when this model scores: <see cref="Inference.ScoringEngine.Auto"/> (default: ONNX Runtime
+    /// when MLNetDeep.Onnx and the native ONNX Runtime are in the application and the model exports, else LibTorch),
+    /// <see cref="Inference.ScoringEngine.LibTorch"/> or <see cref="Inference.ScoringEngine.OnnxRuntime"/>. Outputs agree
+    /// within 1e-5 and bad rows get the same errors either way. Saved with the model. Setting OnnxRuntime checks at once
+    /// that ONNX Runtime can run the model (<see cref="NotSupportedException"/> or <see cref="InvalidOperationException"/>
+    /// saying why); the ONNX Runtime engine is built from the weights as they are at the first scoring call.
+    /// </summary>
+    public Inference.ScoringEngine ScoringEngine
+    {
+        get => _engine.Requested;
+        set
+        {
+            ThrowIfDisposed();
+            _engine.Requested = value;
+            Description = Description.WithScoringEngine(value);
+        }
+    }
+
+    /// <summary>The engine that scores (LibTorch or OnnxRuntime), chosen at the first call from <see cref="ScoringEngine"/>.</summary>
+    public Inference.ScoringEngine ActiveScoringEngine => _engine.Resolve().Engine;
+
+    /// <summary>Which engine scores and why, e.g. why Auto fell back to LibTorch; also written once to the log when the trainer set one.</summary>
+    public string ScoringEngineReason => _engine.Resolve().Reason;
+
+    /// <summary>Where the engine choice is logged (the trainer's MLContext); null: not logged.</summary>
+    internal Microsoft.ML.Runtime.IHostEnvironment? LogEnvironment { get => _engine.Log; set => _engine.Log = value; }
 
     internal HeadSpec Spec => Description.Head;
     internal TaskHead Head => _head;
@@ -120,6 +152,7 @@ public sealed class DeepTransformer : ITransformer, IDisposable
     /// </summary>
     internal void Score(ReadOnlySpan<float> values, ReadOnlySpan<int> rowLengths, Span<float> outputs)
     {
+        if (_engine.TryScore(values, rowLengths, outputs)) return; // ONNX Runtime: no lock, concurrent calls run in parallel
         lock (_gate)
         {
             ThrowIfDisposed();
@@ -131,6 +164,16 @@ public sealed class DeepTransformer : ITransformer, IDisposable
             if (Description.ByteScaling is { } scaling) x = scaling.Apply(x);
             var result = _head.ScoreBatch(Spec, _network, x, lengths?.to(_device)).to(ScalarType.Float32).cpu().contiguous();
             NativeBuffers.Floats(result).CopyTo(outputs);
+        }
+    }
+
+    /// <summary>Runs <paramref name="read"/> under the model's lock (no LibTorch scoring, saving or disposing meanwhile): for readers of the weights.</summary>
+    internal T WithWeights<T>(Func<T> read)
+    {
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            return read();
         }
     }
 
@@ -264,6 +307,7 @@ public sealed class DeepTransformer : ITransformer, IDisposable
     /// <summary>Releases the network's native memory; the model can't be used afterwards.</summary>
     public void Dispose()
     {
+        _engine.Dispose(); // first, outside the lock: it waits for ONNX Runtime calls in flight (building it takes the lock)
         lock (_gate)
         {
             if (_disposed) return;
