@@ -17,6 +17,7 @@ namespace MLNetDeep.Models;
 [JsonDerivedType(typeof(Sequence.SequenceArchitecture), "sequence")]
 [JsonDerivedType(typeof(Seq2Seq.Seq2SeqArchitecture), "seq2seq")]
 [JsonDerivedType(typeof(Custom.CustomArchitecture), "custom")]
+[JsonDerivedType(typeof(Backbones.BackboneArchitecture), "backbone")]
 public abstract class NetworkArchitecture
 {
     /// <summary>How rows' feature vectors become network inputs.</summary>

@@ -89,6 +89,7 @@ internal static class OnnxExporterRegistry
         Register(new CnnOnnxExporter());
         Register(new SequenceOnnxExporter());
         Register(new CustomOnnxExporter());
+        Register(new BackboneOnnxExporter());
     }
 
     /// <summary>Adds (or replaces) the exporter of a family.</summary>
