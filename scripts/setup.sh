@@ -7,6 +7,7 @@
 #  4. CMUdict, the grapheme-to-phoneme data of the sequence-to-sequence tests (Debian package pocketsphinx-en-us).
 #  5. onnx's checker (python3-onnx) and the English and German word lists (wamerican, wngerman), for the
 #     whole-pipeline ONNX export tests (real text; the checker test is skipped without python3-onnx).
+#  6. real clip art in category folders (openclipart-png), the image files of the pretrained-backbone tests.
 set -euo pipefail
 
 if ! command -v dotnet >/dev/null 2>&1; then
@@ -56,9 +57,10 @@ missing=()
 /usr/bin/python3 -c "import onnx" >/dev/null 2>&1 || missing+=(python3-onnx)
 [ -f /usr/share/dict/american-english ] || missing+=(wamerican)
 [ -f /usr/share/dict/ngerman ] || missing+=(wngerman)
+[ -d /usr/share/openclipart/png ] || missing+=(openclipart-png)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   apt_update_once
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-echo "setup: ready (libstdc++ GLIBCXX_3.4.32, Fashion-MNIST in /usr/share/datasets/fashion-mnist, ONNX test data in /usr/share/libonnx-testdata, CMUdict in /usr/share/pocketsphinx/model/en-us, python3-onnx, word lists in /usr/share/dict)"
+echo "setup: ready (libstdc++ GLIBCXX_3.4.32, Fashion-MNIST in /usr/share/datasets/fashion-mnist, ONNX test data in /usr/share/libonnx-testdata, CMUdict in /usr/share/pocketsphinx/model/en-us, python3-onnx, word lists in /usr/share/dict, clip art in /usr/share/openclipart/png)"
