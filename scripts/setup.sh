@@ -9,6 +9,7 @@
 #     whole-pipeline ONNX export tests (real text; the checker test is skipped without python3-onnx).
 #  6. R's mlbench tables (Debian package r-cran-mlbench: LetterRecognition, BostonHousing, ...), for the MLP tests,
 #     the tabular benchmark and samples/TabularMlp.
+#  7. real clip art in category folders (openclipart-png), the image files of the pretrained-backbone tests.
 set -euo pipefail
 
 if ! command -v dotnet >/dev/null 2>&1; then
@@ -47,10 +48,11 @@ missing=()
 [ -f /usr/lib/R/site-library/mlbench/data/LetterRecognition.rda ] || missing+=(r-cran-mlbench)            # tabular sets (MLP)
 [ -f /usr/share/dict/american-english ] || missing+=(wamerican)                                           # word lists (text pipelines)
 [ -f /usr/share/dict/ngerman ] || missing+=(wngerman)
+[ -d /usr/share/openclipart/png ] || missing+=(openclipart-png)                                           # clip art (backbones)
 /usr/bin/python3 -c "import onnx" >/dev/null 2>&1 || missing+=(python3-onnx)                              # onnx's full checker
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   apt_update_once
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-echo "setup: ready (libstdc++ GLIBCXX_3.4.32, Fashion-MNIST in /usr/share/datasets/fashion-mnist, ONNX test data in /usr/share/libonnx-testdata, CMUdict in /usr/share/pocketsphinx/model/en-us, python3-onnx, word lists in /usr/share/dict, mlbench tables in /usr/lib/R/site-library/mlbench/data)"
+echo "setup: ready (libstdc++ GLIBCXX_3.4.32, Fashion-MNIST in /usr/share/datasets/fashion-mnist, ONNX test data in /usr/share/libonnx-testdata, CMUdict in /usr/share/pocketsphinx/model/en-us, python3-onnx, word lists in /usr/share/dict, mlbench tables in /usr/lib/R/site-library/mlbench/data, clip art in /usr/share/openclipart/png)"

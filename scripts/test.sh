@@ -14,21 +14,26 @@ for a in "$@"; do
 done
 results="$(pwd)/artifacts/test-results"
 rm -rf "$results"
-dotnet test MLNetDeep.sln -c Release --logger "trx;LogFileName=results.trx" --logger "console;verbosity=normal" \
+dotnet test MLNetDeep.sln -c Release --logger "trx;LogFilePrefix=results" --logger "console;verbosity=normal" \
   --results-directory "$results" ${args[@]+"${args[@]}"}
 status=$?
-trx=$(find "$results" -name '*.trx' 2>/dev/null | head -n 1)
-if [ -z "$trx" ]; then
+# one .trx per test project (MLNetDeep.Tests, MLNetDeep.ImageTests): the counts are summed
+trx_files=$(find "$results" -name '*.trx' 2>/dev/null)
+if [ -z "$trx_files" ]; then
   echo "0 passed, 1 failed"
   echo "test.sh: no test results were written (the build or the test host failed; see above)" >&2
   exit 1
 fi
-counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
-passed=$(echo "$counters" | sed -n 's/.* passed="\([0-9]*\)".*/\1/p')
-failed=$(echo "$counters" | sed -n 's/.* failed="\([0-9]*\)".*/\1/p')
-errors=$(echo "$counters" | sed -n 's/.* error="\([0-9]*\)".*/\1/p')
-passed=${passed:-0}
-failed=$(( ${failed:-0} + ${errors:-0} ))
+passed=0
+failed=0
+for trx in $trx_files; do
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+  p=$(echo "$counters" | sed -n 's/.* passed="\([0-9]*\)".*/\1/p')
+  f=$(echo "$counters" | sed -n 's/.* failed="\([0-9]*\)".*/\1/p')
+  e=$(echo "$counters" | sed -n 's/.* error="\([0-9]*\)".*/\1/p')
+  passed=$(( passed + ${p:-0} ))
+  failed=$(( failed + ${f:-0} + ${e:-0} ))
+done
 
 if [ "$pack" = 1 ]; then
   # Every library must pack, with its readme and the licence, at the one version Directory.Build.props sets.

@@ -18,6 +18,7 @@ namespace MLNetDeep.Models;
 [JsonDerivedType(typeof(Seq2Seq.Seq2SeqArchitecture), "seq2seq")]
 [JsonDerivedType(typeof(Dense.MlpArchitecture), "mlp")]
 [JsonDerivedType(typeof(Custom.CustomArchitecture), "custom")]
+[JsonDerivedType(typeof(Backbones.BackboneArchitecture), "backbone")]
 public abstract class NetworkArchitecture
 {
     /// <summary>How rows' feature vectors become network inputs.</summary>

@@ -90,6 +90,7 @@ internal static class OnnxExporterRegistry
         Register(new SequenceOnnxExporter());
         Register(new MlpOnnxExporter());
         Register(new CustomOnnxExporter());
+        Register(new BackboneOnnxExporter());
     }
 
     /// <summary>Adds (or replaces) the exporter of a family.</summary>

@@ -70,6 +70,12 @@ public sealed class OnnxNetwork : nn.Module<Tensor, Tensor>
         {
             throw new OnnxImportException($"{what} is not a valid ONNX model: {e.Message}", inner: e);
         }
+        return FromModel(model, options);
+    }
+
+    /// <summary>Builds the network from a parsed model (pretrained backbones build theirs from a cut copy of the file).</summary>
+    internal static OnnxNetwork FromModel(ModelProto model, OnnxImportOptions? options = null)
+    {
         Runtime.TorchRuntime.EnsureLoaded();
         var plan = ImportPlan.Build(model, (options ?? new OnnxImportOptions()).Clone());
         return new OnnxNetwork(plan, model);

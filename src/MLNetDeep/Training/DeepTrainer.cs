@@ -71,6 +71,12 @@ public abstract class DeepTrainer<TOptions> : IEstimator<DeepTransformer> where 
     public DeepTransformer Fit(IDataView trainData, IDataView? validationData)
     {
         ArgumentNullException.ThrowIfNull(trainData);
+        return FitRun(trainData, validationData);
+    }
+
+    /// <summary>One Fit: families whose runs have phases (a CNN on a pretrained backbone) override it and call this one per phase or not at all.</summary>
+    private protected virtual DeepTransformer FitRun(IDataView trainData, IDataView? validationData)
+    {
         var total = Stopwatch.StartNew();
         Options.Validate();
         bool hasValidation = validationData is not null || Options.ValidationFraction > 0;

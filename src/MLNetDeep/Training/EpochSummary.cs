@@ -24,12 +24,15 @@ public sealed class EpochSummary
     public TimeSpan EstimatedRemaining { get; init; }
     /// <summary>Training rows seen per second in this epoch.</summary>
     public double SamplesPerSecond { get; init; }
+    /// <summary>The phase of a multi-phase fit this epoch belongs to (e.g. "head", "fine-tune"); null for a single-phase fit.</summary>
+    public string? Phase { get; init; }
 
     /// <summary>The progress line written to the ML.NET log.</summary>
     public override string ToString()
     {
         var ci = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
+        if (Phase is not null) sb.Append(ci, $"[{Phase}] ");
         sb.Append(ci, $"epoch {Epoch}/{Epochs}  loss {TrainLoss:F4}");
         if (ValidationLoss is double vl) sb.Append(ci, $"  val_loss {vl:F4}");
         foreach (var (k, v) in ValidationMetrics) sb.Append(ci, $"  val_{k} {v:F4}");
@@ -64,4 +67,27 @@ public sealed class TrainingHistory
     public List<MLNetDeep.Diagnostics.EpochDiagnostics> Diagnostics { get; init; } = new();
     /// <summary>Reconstruction errors of layer-wise pretraining, when <c>TrainerOptions.Pretraining</c> is set.</summary>
     public List<MLNetDeep.Pretraining.PretrainingLayerResult> Pretraining { get; init; } = new();
+    /// <summary>The phases of a multi-phase fit (a backbone's head phase, then fine-tuning), in order; empty for a single-phase fit.</summary>
+    public List<TrainingPhase> Phases { get; init; } = new();
+}
+
+/// <summary>One phase of a multi-phase fit: which epochs, what trained, and what it cost.</summary>
+public sealed class TrainingPhase
+{
+    /// <summary>Short name, as in <see cref="EpochSummary.Phase"/> ("head", "fine-tune").</summary>
+    public string Name { get; init; } = "";
+    /// <summary>What the phase trained, e.g. "head on the frozen ResNet18 (blocks 0-9 frozen)".</summary>
+    public string Description { get; init; } = "";
+    /// <summary>First epoch of the phase in <see cref="TrainingHistory.Epochs"/> (1-based).</summary>
+    public int FirstEpoch { get; init; }
+    /// <summary>Last epoch of the phase (equals FirstEpoch − 1 when it ran none).</summary>
+    public int LastEpoch { get; init; }
+    /// <summary>Backbone blocks that were frozen.</summary>
+    public int FrozenBlocks { get; init; }
+    /// <summary>True when the phase trained on the frozen blocks' outputs computed once per row (no augmentation then).</summary>
+    public bool CachedFeatures { get; init; }
+    /// <summary>Seconds spent computing the frozen blocks' outputs for this phase (0 when it reused them or did not cache).</summary>
+    public double CacheSeconds { get; init; }
+    /// <summary>Why the phase ended.</summary>
+    public string StopReason { get; init; } = "";
 }

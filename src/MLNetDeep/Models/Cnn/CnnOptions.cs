@@ -29,6 +29,24 @@ public sealed class CnnOptions : TrainerOptions
     /// <summary>Random augmentation of training images (flips, shifts, rotations, scaling, noise); never applied to validation or scoring. Null = none.</summary>
     public ImageAugmentation? Augmentation { get; set; }
 
+    /// <summary>
+    /// A pretrained network under the dense head instead of <see cref="Layers"/> (Keras' <c>base_model</c>):
+    /// <c>Backbone.ResNet18()</c> or <c>Backbone.FromOnnx(path, preprocessing, outputName)</c>. The backbone starts
+    /// frozen (<c>base_model.trainable = False</c>): <see cref="TrainerOptions.Epochs"/> epochs train the head only;
+    /// <see cref="FineTune"/> adds a phase that trains its top blocks. Null = the convolutional body of <see cref="Layers"/>.
+    /// </summary>
+    public Backbones.Backbone? Backbone { get; set; }
+
+    /// <summary>With <see cref="Backbone"/>: a second phase in the same Fit that unfreezes the backbone's top blocks. Null = head only.</summary>
+    public Backbones.FineTuneOptions? FineTune { get; set; }
+
+    /// <summary>
+    /// With a backbone whose first blocks are frozen: compute their outputs once per training and validation row and
+    /// train on those (each epoch then costs only the blocks that train and the head). Needs <see cref="Augmentation"/>
+    /// to be null (augmented images change every epoch). Default true.
+    /// </summary>
+    public bool CacheFrozenBlocks { get; set; } = true;
+
     /// <summary>A copy of these options (nested option objects shared, the callback list copied); the original is not changed.</summary>
     public CnnOptions Clone() => (CnnOptions)CopyOptions();
 
