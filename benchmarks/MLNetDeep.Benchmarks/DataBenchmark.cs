@@ -24,7 +24,7 @@ public sealed class DataBenchmark : IBenchmark
     public string Name => "data";
     public string Description =>
         "data modes: reference CNN from binary IDataView files, in memory (float, byte) vs streaming under a small budget: rows/s, ratio, " +
-        "peak RSS, RSS per epoch [--train N --epochs E --test N --budget-mb M --plot PATH]";
+        "peak RSS, RSS per epoch [--train N --epochs E --test N --budget-mb M --plot PATH --modes memory_float,stream_float,...]";
 
     private static readonly string[] Modes = { "memory_float", "memory_byte", "stream_float", "stream_byte" };
 
@@ -53,7 +53,8 @@ public sealed class DataBenchmark : IBenchmark
 
             var results = new Dictionary<string, Dictionary<string, double>>();
             var rss = new List<(string, IReadOnlyList<double>)>();
-            foreach (var mode in Modes)
+            var only = StringArg(args, "--modes")?.Split(',') ?? Modes;
+            foreach (var mode in Modes.Where(only.Contains))
             {
                 var r = RunChild(mode, dir, epochs, budgetMb);
                 results[mode] = r;
@@ -64,16 +65,25 @@ public sealed class DataBenchmark : IBenchmark
                 Report.Line($"data_setup_s_{mode}", r["child_setup_s"], "F2");
                 Report.Line($"data_peak_rss_mb_{mode}", r["child_peak_rss_mb"], "F0");
                 Report.Line($"data_rss_growth_{mode}", Growth(perEpoch), "F4");
+                var heapPerEpoch = Enumerable.Range(1, epochs).Select(e => r.GetValueOrDefault($"child_gc_heap_mb_epoch_{e}", double.NaN)).ToList();
+                Report.Line($"data_gc_heap_mb_{mode}", heapPerEpoch[^1], "F1");
+                Console.WriteLine($"# {mode}: RSS per epoch {string.Join(", ", perEpoch.Select(v => v.ToString("F0", CultureInfo.InvariantCulture)))} MB; " +
+                                  $"managed heap {string.Join(", ", heapPerEpoch.Select(v => v.ToString("F0", CultureInfo.InvariantCulture)))} MB");
                 Report.Line($"data_streaming_{mode}", r["child_streaming"], "F0");
                 if (testRows > 0) Report.Line($"data_test_accuracy_{mode}", r["child_accuracy"], "F4");
             }
             Report.Line("data_feature_tensor_mb_float", trainRows * 784 * 4 / 1e6, "F1");
             Report.Line("data_feature_tensor_mb_byte", trainRows * 784 / 1e6, "F1");
-            Report.Line("data_stream_train_ratio", results["stream_float"]["child_loop_rows_per_s"] / results["memory_float"]["child_loop_rows_per_s"], "F3");
-            Report.Line("data_stream_byte_train_ratio", results["stream_byte"]["child_loop_rows_per_s"] / results["memory_byte"]["child_loop_rows_per_s"], "F3");
-            Report.Line("data_byte_train_ratio", results["memory_byte"]["child_loop_rows_per_s"] / results["memory_float"]["child_loop_rows_per_s"], "F3");
-            Report.Line("data_budget_run_streaming", results["stream_float"]["child_streaming"], "F0");
-            Report.Line("data_budget_rss_growth", Growth(rss[2].Item2), "F4");
+            double Ratio(string a, string b) => results.ContainsKey(a) && results.ContainsKey(b)
+                ? results[a]["child_loop_rows_per_s"] / results[b]["child_loop_rows_per_s"] : double.NaN;
+            Report.Line("data_stream_train_ratio", Ratio("stream_float", "memory_float"), "F3");
+            Report.Line("data_stream_byte_train_ratio", Ratio("stream_byte", "memory_byte"), "F3");
+            Report.Line("data_byte_train_ratio", Ratio("memory_byte", "memory_float"), "F3");
+            if (results.TryGetValue("stream_float", out var budgetRun))
+            {
+                Report.Line("data_budget_run_streaming", budgetRun["child_streaming"], "F0");
+                Report.Line("data_budget_rss_growth", Growth(rss.First(r => r.Item1 == "stream float").Item2), "F4");
+            }
             if (plot is not null)
                 Console.WriteLine("# plot: " + Plotting.TrainingPlots.SaveMemoryOverEpochs(rss, plot,
                     $"RSS after each epoch: reference CNN, {trainRows:N0} Fashion-MNIST rows ({dataMb:F0} MB as floats)"));
@@ -134,12 +144,13 @@ public sealed class DataBenchmark : IBenchmark
         var train = ml.Data.LoadFromBinary(Path.Combine(dir, bytes ? "train_byte.idv" : "train_float.idv"));
         var key = ml.Transforms.Conversion.MapValueToKey("Label").Fit(train);
         var rss = new List<double>();
+        var heap = new List<double>(); // the managed heap after the last GC: tells managed growth from native growth
         var options = new CnnOptions
         {
             ImageShape = new ImageShape(1, 28, 28),
             Epochs = epochs, BatchSize = 128, Seed = 1, ScoringBatchSize = 256,
             Optimizer = new Adam { LearningRate = 1e-3 },
-            OnEpochEnd = _ => rss.Add(Status("VmRSS")),
+            OnEpochEnd = _ => { rss.Add(Status("VmRSS")); heap.Add(GC.GetGCMemoryInfo().HeapSizeBytes / 1e6); },
             Data = new DataOptions
             {
                 // stream_float: Auto, whose budget below the data's size must pick streaming; stream_byte: the bytes may fit the
@@ -157,6 +168,7 @@ public sealed class DataBenchmark : IBenchmark
         Console.WriteLine($"child_fit_rows_per_s: {(history.TrainingRows * (double)epochs / fit).ToString("R", CultureInfo.InvariantCulture)}");
         Console.WriteLine($"child_setup_s: {(fit - history.Epochs.Sum(e => e.Duration.TotalSeconds)).ToString("R", CultureInfo.InvariantCulture)}");
         for (int i = 0; i < rss.Count; i++) Console.WriteLine($"child_rss_mb_epoch_{i + 1}: {rss[i].ToString("R", CultureInfo.InvariantCulture)}");
+        for (int i = 0; i < heap.Count; i++) Console.WriteLine($"child_gc_heap_mb_epoch_{i + 1}: {heap[i].ToString("R", CultureInfo.InvariantCulture)}");
         Console.WriteLine($"child_streaming: {(streaming ? 1 : 0)}");
         var testPath = Path.Combine(dir, bytes ? "test_byte.idv" : "test_float.idv");
         var test = ml.Data.LoadFromBinary(testPath);

@@ -8,6 +8,7 @@
 //
 //   dotnet run -c Release --project benchmarks/MLNetDeep.ImageBenchmarks -- transfer [--train 40] [--test 20] [--size 224]
 //       [--scratch-size 64] [--scratch-epochs 30] [--head-epochs 100] [--fine-tune-epochs 5] [--trainable-blocks 2]
+//       [--fine-tune-rate 0.1] [--routes abcd]
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
@@ -22,11 +23,13 @@ using static Microsoft.ML.Transforms.Image.ImageResizingEstimator;
 if (args.Length == 0 || args[0] != "transfer")
 {
     Console.WriteLine("usage: dotnet run -c Release --project benchmarks/MLNetDeep.ImageBenchmarks -- transfer [--train 40] [--test 20] [--size 224] " +
-                      "[--scratch-size 64] [--scratch-epochs 30] [--head-epochs 100] [--fine-tune-epochs 5] [--trainable-blocks 2]");
+                      "[--scratch-size 64] [--scratch-epochs 30] [--head-epochs 100] [--fine-tune-epochs 5] [--trainable-blocks 2] [--fine-tune-rate 0.1] [--routes abcd]");
     return args.Length == 0 ? 1 : 0;
 }
 int perClass = Arg("--train", 40), testPerClass = Arg("--test", 20), size = Arg("--size", 224), scratchSize = Arg("--scratch-size", 64);
 int scratchEpochs = Arg("--scratch-epochs", 30), headEpochs = Arg("--head-epochs", 100), fineTuneEpochs = Arg("--fine-tune-epochs", 5), trainable = Arg("--trainable-blocks", 2);
+double fineTuneRate = double.Parse(ArgS("--fine-tune-rate", "0.1"), CultureInfo.InvariantCulture);
+string routes = ArgS("--routes", "abcd");
 MLNetDeep.Runtime.TorchRuntime.EnsureLoaded();
 Line("transfer_threads", TorchSharp.torch.get_num_threads(), "F0");
 
@@ -46,12 +49,25 @@ IEstimator<ITransformer> Pixels(int side, float scale) => ml.Transforms.Conversi
 
 (double Accuracy, double Seconds) Run(string name, IEstimator<ITransformer> pipeline)
 {
+    if (!routes.Contains(name, StringComparison.Ordinal)) return (double.NaN, double.NaN); // route not asked for (--routes)
+    return RunRoute(name, pipeline);
+}
+
+(double Accuracy, double Seconds) RunRoute(string name, IEstimator<ITransformer> pipeline)
+{
     var sw = Stopwatch.StartNew();
     var model = pipeline.Fit(trainFilesView);
     double seconds = sw.Elapsed.TotalSeconds;
     double accuracy = ml.MulticlassClassification.Evaluate(model.Transform(testFilesView)).MicroAccuracy;
     Line($"transfer_{name}_accuracy", accuracy, "F4");
     Line($"transfer_{name}_seconds", seconds, "F1");
+    // Training loss at the start and end of each phase (a fine-tuning rate that is too high shows as a jump at its start).
+    if ((model as IEnumerable<ITransformer>)?.OfType<MLNetDeep.Scoring.DeepTransformer>().FirstOrDefault() is { } network)
+        foreach (var phase in network.History.Phases)
+        {
+            Line($"transfer_{name}_{phase.Name.Replace('-', '_')}_first_epoch_loss", network.History.Epochs[phase.FirstEpoch - 1].TrainLoss, "F4");
+            Line($"transfer_{name}_{phase.Name.Replace('-', '_')}_last_epoch_loss", network.History.Epochs[phase.LastEpoch - 1].TrainLoss, "F4");
+        }
     (model as IDisposable)?.Dispose();
     return (accuracy, seconds);
 }
@@ -83,7 +99,7 @@ CnnOptions Backbone(FineTuneOptions? fineTune) => new()
 var c = Run("c", Pixels(size, 1f / 255).Append(ml.MulticlassClassification.Trainers.Cnn(Backbone(null))));
 var d = Run("d", Pixels(size, 1f / 255).Append(ml.MulticlassClassification.Trainers.Cnn(Backbone(new FineTuneOptions
 {
-    Epochs = fineTuneEpochs, TrainableBlocks = trainable, LearningRateMultiplier = 0.1,
+    Epochs = fineTuneEpochs, TrainableBlocks = trainable, LearningRateMultiplier = fineTuneRate,
 }))));
 
 Line("transfer_d_minus_a_accuracy", d.Accuracy - a.Accuracy, "F4");
@@ -93,5 +109,6 @@ Console.WriteLine($"targets: (d) >= (a) + 0.05: {(d.Accuracy >= a.Accuracy + 0.0
                   $"seconds (c) <= 2 x (a): {(c.Seconds <= 2 * a.Seconds ? "met" : "not met")}");
 return 0;
 
+string ArgS(string key, string def) { int i = Array.IndexOf(args, key); return i >= 0 && i + 1 < args.Length ? args[i + 1] : def; }
 int Arg(string key, int def) { int i = Array.IndexOf(args, key); return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : def; }
 static void Line(string name, double value, string format) => Console.WriteLine($"{name}: {value.ToString(format, CultureInfo.InvariantCulture)}");
