@@ -24,8 +24,9 @@ public sealed class DataBenchmark : IBenchmark
     public string Name => "data";
     public string Description =>
         "data modes: reference CNN from binary IDataView files, in memory (float, byte) vs streaming under a small budget: rows/s, ratio, " +
-        "peak RSS, RSS per epoch [--train N --epochs E --test N --budget-mb M --plot PATH --modes memory_float,stream_float,...]";
+        "peak RSS, RSS per epoch [--train N --epochs E --test N --budget-mb M --plot PATH --modes memory_float,stream_float,... --gc-before-sample]";
 
+    private const string GcBeforeSample = "MLNETDEEP_BENCH_GC_BEFORE_SAMPLE";
     private static readonly string[] Modes = { "memory_float", "memory_byte", "stream_float", "stream_byte" };
 
     public int Run(string[] args)
@@ -56,7 +57,7 @@ public sealed class DataBenchmark : IBenchmark
             var only = StringArg(args, "--modes")?.Split(',') ?? Modes;
             foreach (var mode in Modes.Where(only.Contains))
             {
-                var r = RunChild(mode, dir, epochs, budgetMb);
+                var r = RunChild(mode, dir, epochs, budgetMb, args.Contains("--gc-before-sample"));
                 results[mode] = r;
                 var perEpoch = Enumerable.Range(1, epochs).Select(e => r.GetValueOrDefault($"child_rss_mb_epoch_{e}", double.NaN)).ToList();
                 rss.Add((mode.Replace('_', ' '), perEpoch));
@@ -105,10 +106,11 @@ public sealed class DataBenchmark : IBenchmark
         ml.Data.SaveAsBinary(view, file);
     }
 
-    private static Dictionary<string, double> RunChild(string mode, string dir, int epochs, int budgetMb)
+    private static Dictionary<string, double> RunChild(string mode, string dir, int epochs, int budgetMb, bool gcBeforeSample)
     {
         var self = Environment.ProcessPath!;
         var psi = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
+        if (gcBeforeSample) psi.Environment[GcBeforeSample] = "1";
         if (Path.GetFileNameWithoutExtension(self) == "dotnet") psi.ArgumentList.Add(typeof(DataBenchmark).Assembly.Location);
         foreach (var a in new[] { "data", "--child", mode, dir, epochs.ToString(CultureInfo.InvariantCulture), budgetMb.ToString(CultureInfo.InvariantCulture) })
             psi.ArgumentList.Add(a);
@@ -150,7 +152,13 @@ public sealed class DataBenchmark : IBenchmark
             ImageShape = new ImageShape(1, 28, 28),
             Epochs = epochs, BatchSize = 128, Seed = 1, ScoringBatchSize = 256,
             Optimizer = new Adam { LearningRate = 1e-3 },
-            OnEpochEnd = _ => { rss.Add(Status("VmRSS")); heap.Add(GC.GetGCMemoryInfo().HeapSizeBytes / 1e6); },
+            OnEpochEnd = _ =>
+            {
+                // --gc-before-sample: what is retained, not what the GC has not collected yet
+                if (Environment.GetEnvironmentVariable(GcBeforeSample) == "1") { GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect(); }
+                rss.Add(Status("VmRSS"));
+                heap.Add(GC.GetGCMemoryInfo().HeapSizeBytes / 1e6);
+            },
             Data = new DataOptions
             {
                 // stream_float: Auto, whose budget below the data's size must pick streaming; stream_byte: the bytes may fit the
