@@ -65,6 +65,7 @@ public sealed class DataBenchmark : IBenchmark
                 Report.Line($"data_fit_samples_per_s_{mode}", r["child_fit_rows_per_s"], "F0");
                 Report.Line($"data_setup_s_{mode}", r["child_setup_s"], "F2");
                 Report.Line($"data_peak_rss_mb_{mode}", r["child_peak_rss_mb"], "F0");
+                Report.Line($"data_training_peak_rss_mb_{mode}", r["child_training_peak_rss_mb"], "F0");
                 Report.Line($"data_rss_growth_{mode}", Growth(perEpoch), "F4");
                 var heapPerEpoch = Enumerable.Range(1, epochs).Select(e => r.GetValueOrDefault($"child_gc_heap_mb_epoch_{e}", double.NaN)).ToList();
                 Report.Line($"data_gc_heap_mb_{mode}", heapPerEpoch[^1], "F1");
@@ -171,6 +172,7 @@ public sealed class DataBenchmark : IBenchmark
         var sw = Stopwatch.StartNew();
         using var model = ml.MulticlassClassification.Trainers.Cnn(options).Fit(key.Transform(train));
         double fit = sw.Elapsed.TotalSeconds;
+        Console.WriteLine($"child_training_peak_rss_mb: {Status("VmHWM").ToString("R", CultureInfo.InvariantCulture)}"); // before the test scoring
         var history = model.History;
         Console.WriteLine($"child_loop_rows_per_s: {history.Epochs.Average(e => e.SamplesPerSecond).ToString("R", CultureInfo.InvariantCulture)}");
         Console.WriteLine($"child_fit_rows_per_s: {(history.TrainingRows * (double)epochs / fit).ToString("R", CultureInfo.InvariantCulture)}");
