@@ -49,7 +49,8 @@ public sealed class PipelineOnnxErrorTests : IDisposable
     public void A_step_OnnxConverter_refuses_is_a_clear_error_and_InputColumns_starts_the_graph_after_it()
     {
         // A CustomMapping stands for the image steps (LoadImages, ResizeImages, ExtractPixels), which ONNX can't express
-        // either; this test project can't run ML.NET 5.0.1's image transforms (ScottPlot's SkiaSharp 3 lacks a method they call).
+        // either; this test project can't run ML.NET 5.0.1's image transforms (ScottPlot's SkiaSharp 3 lacks a method they
+        // call), so the real image steps are tested in MLNetDeep.ImageTests (ImagePipelineOnnxTests).
         var ml = new MLContext(seed: 1);
         var labels = ml.Data.LoadFromEnumerable(TestData.TrainImages(256).Select(i => new FashionMnistImage { Features = i.Features.Select(p => p * 255f).ToArray(), Label = i.Label }));
         var options = Tiny.Options();
