@@ -50,11 +50,6 @@ IEstimator<ITransformer> Pixels(int side, float scale) => ml.Transforms.Conversi
 (double Accuracy, double Seconds) Run(string name, IEstimator<ITransformer> pipeline)
 {
     if (!routes.Contains(name, StringComparison.Ordinal)) return (double.NaN, double.NaN); // route not asked for (--routes)
-    return RunRoute(name, pipeline);
-}
-
-(double Accuracy, double Seconds) RunRoute(string name, IEstimator<ITransformer> pipeline)
-{
     var sw = Stopwatch.StartNew();
     var model = pipeline.Fit(trainFilesView);
     double seconds = sw.Elapsed.TotalSeconds;

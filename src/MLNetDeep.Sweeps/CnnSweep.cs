@@ -135,25 +135,7 @@ public static class CnnSweep
         if (metric.Task != PredictionKind.MulticlassClassification)
             throw new ArgumentException($"Metric '{metric.Name}' scores {metric.Task}; a multiclass sweep needs accuracy, macro-accuracy or log-loss.", nameof(metric));
         space ??= DefaultSpace();
-        options = options?.Clone() ?? new SweepOptions(); // the caller's object is never changed
-        options.MetricName = metric.Name;
-        options.Direction = metric.Direction;
-        var objective = new TrainerObjective<CnnSearchParameters>(ml, space, folds, metric, (p, setup) =>
-        {
-            var o = ToOptions(p, template);
-            o.ValidationData = setup.ValidationData;
-            o.ValidationFraction = 0;
-            o.Callbacks.Add(setup.Callback);
-            return ml.MulticlassClassification.Trainers.Cnn(o);
-        }, template.LabelColumnName);
-        var result = Sweeper.Run(space, objective, options, ml, cancellationToken);
-        if (result.BestTrial is null) return result;
-        // rebuilt from the parameters: clean of the sweep's callback, and available when the best trial ran elsewhere
-        return new SweepResult
-        {
-            Trials = result.Trials, BestTrial = result.BestTrial, BestModel = result.BestModel,
-            BestOptions = ToOptions(space.Bind(result.BestTrial.Parameters), template),
-            TrialsRunHere = result.TrialsRunHere, MetricName = result.MetricName, Direction = result.Direction, EndReason = result.EndReason,
-        };
+        return TrainerSweep.Run(ml, space, folds, metric, options, p => ToOptions(p, template),
+            o => ml.MulticlassClassification.Trainers.Cnn(o), template.LabelColumnName, cancellationToken);
     }
 }

@@ -94,30 +94,12 @@ public static class DenseSweep
         ArgumentNullException.ThrowIfNull(template);
         ArgumentNullException.ThrowIfNull(metric);
         space ??= DefaultSpace();
-        options = options?.Clone() ?? new SweepOptions(); // the caller's object is never changed
-        options.MetricName = metric.Name;
-        options.Direction = metric.Direction;
-        var objective = new TrainerObjective<DenseSearchParameters>(ml, space, folds, metric, (p, setup) =>
+        return TrainerSweep.Run(ml, space, folds, metric, options, p => ToOptions(p, template), o => metric.Task switch
         {
-            var o = ToOptions(p, template);
-            o.ValidationData = setup.ValidationData;
-            o.ValidationFraction = 0;
-            o.Callbacks.Add(setup.Callback);
-            return metric.Task switch
-            {
-                PredictionKind.MulticlassClassification => ml.MulticlassClassification.Trainers.Mlp(o),
-                PredictionKind.BinaryClassification => ml.BinaryClassification.Trainers.Mlp(o),
-                PredictionKind.Regression => ml.Regression.Trainers.Mlp(o),
-                _ => throw new ArgumentException($"Metric '{metric.Name}' scores {metric.Task}; an MLP sweep needs a multiclass, binary or regression metric.", nameof(metric)),
-            };
-        }, template.LabelColumnName);
-        var result = Sweeper.Run(space, objective, options, ml, cancellationToken);
-        if (result.BestTrial is null) return result;
-        return new SweepResult
-        {
-            Trials = result.Trials, BestTrial = result.BestTrial, BestModel = result.BestModel,
-            BestOptions = ToOptions(space.Bind(result.BestTrial.Parameters), template),
-            TrialsRunHere = result.TrialsRunHere, MetricName = result.MetricName, Direction = result.Direction, EndReason = result.EndReason,
-        };
+            PredictionKind.MulticlassClassification => ml.MulticlassClassification.Trainers.Mlp(o),
+            PredictionKind.BinaryClassification => ml.BinaryClassification.Trainers.Mlp(o),
+            PredictionKind.Regression => ml.Regression.Trainers.Mlp(o),
+            _ => throw new ArgumentException($"Metric '{metric.Name}' scores {metric.Task}; an MLP sweep needs a multiclass, binary or regression metric.", nameof(metric)),
+        }, template.LabelColumnName, cancellationToken);
     }
 }

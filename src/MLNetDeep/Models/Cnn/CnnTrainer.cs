@@ -47,8 +47,6 @@ public sealed class CnnTrainer : DeepTrainer<CnnOptions>
             network.Forward(_augmentation.Apply(batch.Features), batch.Lengths);
     }
 
-
-
     /// <inheritdoc />
     protected override NetworkArchitecture CreateArchitecture()
     {
