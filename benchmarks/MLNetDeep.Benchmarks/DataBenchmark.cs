@@ -54,20 +54,23 @@ public sealed class DataBenchmark : IBenchmark
 
             var results = new Dictionary<string, Dictionary<string, double>>();
             var rss = new List<(string, IReadOnlyList<double>)>();
+            var growth = new Dictionary<string, double>();
             var only = StringArg(args, "--modes")?.Split(',') ?? Modes;
             foreach (var mode in Modes.Where(only.Contains))
             {
                 var r = RunChild(mode, dir, epochs, budgetMb, args.Contains("--gc-before-sample"));
                 results[mode] = r;
-                var perEpoch = Enumerable.Range(1, epochs).Select(e => r.GetValueOrDefault($"child_rss_mb_epoch_{e}", double.NaN)).ToList();
+                List<double> PerEpoch(string figure) => Enumerable.Range(1, epochs).Select(e => r.GetValueOrDefault($"child_{figure}_epoch_{e}", double.NaN)).ToList();
+                var perEpoch = PerEpoch("rss_mb");
+                growth[mode] = Growth(perEpoch);
                 rss.Add((mode.Replace('_', ' '), perEpoch));
                 Report.Line($"data_train_samples_per_s_{mode}", r["child_loop_rows_per_s"], "F0");
                 Report.Line($"data_fit_samples_per_s_{mode}", r["child_fit_rows_per_s"], "F0");
                 Report.Line($"data_setup_s_{mode}", r["child_setup_s"], "F2");
                 Report.Line($"data_peak_rss_mb_{mode}", r["child_peak_rss_mb"], "F0");
                 Report.Line($"data_training_peak_rss_mb_{mode}", r["child_training_peak_rss_mb"], "F0");
-                Report.Line($"data_rss_growth_{mode}", Growth(perEpoch), "F4");
-                var heapPerEpoch = Enumerable.Range(1, epochs).Select(e => r.GetValueOrDefault($"child_gc_heap_mb_epoch_{e}", double.NaN)).ToList();
+                Report.Line($"data_rss_growth_{mode}", growth[mode], "F4");
+                var heapPerEpoch = PerEpoch("gc_heap_mb");
                 Report.Line($"data_gc_heap_mb_{mode}", heapPerEpoch[^1], "F1");
                 Console.WriteLine($"# {mode}: RSS per epoch {string.Join(", ", perEpoch.Select(v => v.ToString("F0", CultureInfo.InvariantCulture)))} MB; " +
                                   $"managed heap {string.Join(", ", heapPerEpoch.Select(v => v.ToString("F0", CultureInfo.InvariantCulture)))} MB");
@@ -84,7 +87,7 @@ public sealed class DataBenchmark : IBenchmark
             if (results.TryGetValue("stream_float", out var budgetRun))
             {
                 Report.Line("data_budget_run_streaming", budgetRun["child_streaming"], "F0");
-                Report.Line("data_budget_rss_growth", Growth(rss.First(r => r.Item1 == "stream float").Item2), "F4");
+                Report.Line("data_budget_rss_growth", growth["stream_float"], "F4");
             }
             if (plot is not null)
                 Console.WriteLine("# plot: " + Plotting.TrainingPlots.SaveMemoryOverEpochs(rss, plot,
