@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetDeep.Models.Cnn;
 using MLNetDeep.Scoring;
+using MLNetDeep.Training;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -70,5 +71,17 @@ public sealed class BackboneTaskTests
             }
             finally { File.Delete(path); }
         }
+    }
+
+    [Fact]
+    public void The_learning_rate_range_test_runs_on_a_backbone_trainer()
+    {
+        var ml = new MLContext(seed: 1);
+        var (train, _) = BackboneData.Views(ml, 160, 1);
+        var result = ml.MulticlassClassification.Trainers.Cnn(BackboneData.Options()).FindLearningRate(train, new LearningRateFinderOptions { Steps = 20 });
+        _out.WriteLine($"{result.Rates.Count} rates, suggested {result.SuggestedRate:G3}, stop: {result.StopReason}");
+        Assert.True(result.Rates.Count >= 10, $"{result.Rates.Count} rates");
+        Assert.True(result.Rates.Zip(result.Rates.Skip(1)).All(p => p.Second > p.First), "rates must rise");
+        Assert.All(result.Losses, l => Assert.True(double.IsFinite(l), $"loss {l}"));
     }
 }
