@@ -14,7 +14,7 @@ public sealed class ImageAugmentation
     /// <summary>Probability of mirroring an image left–right. 0 = never. Don't use for images whose meaning changes when mirrored (digits, text).</summary>
     public double HorizontalFlipProbability { get; init; }
 
-    /// <summary>Largest shift in pixels, up/down and left/right independently (uniform integers in [−s, s]); the uncovered border is zero. 0 = off.</summary>
+    /// <summary>Largest shift in pixels, up/down and left/right independently (uniform integers in [−s, s]); the uncovered border is filled as <see cref="FillMode"/> says. 0 = off.</summary>
     public int MaxShiftPixels { get; init; }
 
     /// <summary>Largest rotation in degrees (uniform in [−d, d]). 0 = off.</summary>
@@ -22,6 +22,13 @@ public sealed class ImageAugmentation
 
     /// <summary>Largest relative zoom (scale uniform in [1 − s, 1 + s]). 0 = off.</summary>
     public double MaxScale { get; init; }
+
+    /// <summary>
+    /// How the pixels a shift, rotation or zoom-out uncovers are filled. Default <see cref="AugmentationFillMode.Zeros"/>
+    /// (black for pixels in 0–1); <see cref="AugmentationFillMode.Nearest"/> repeats the edge pixels (drawings on a white
+    /// background stay on white), <see cref="AugmentationFillMode.Reflect"/> mirrors the image at its edges (Keras' default).
+    /// </summary>
+    public AugmentationFillMode FillMode { get; init; } = AugmentationFillMode.Zeros;
 
     /// <summary>Probability that an image gets the geometric transform (shift, rotation, scale) at all. Default 1.</summary>
     public double GeometricProbability { get; init; } = 1.0;
@@ -44,6 +51,7 @@ public sealed class ImageAugmentation
         Require(MaxShiftPixels >= 0, nameof(MaxShiftPixels), MaxShiftPixels, "must be >= 0 (e.g. 2)");
         Require(MaxRotationDegrees is >= 0 and <= 180, nameof(MaxRotationDegrees), MaxRotationDegrees, "must be in [0, 180] (e.g. 10)");
         Require(MaxScale is >= 0 and < 1, nameof(MaxScale), MaxScale, "must be in [0, 1) (e.g. 0.1)");
+        Require(Enum.IsDefined(FillMode), nameof(FillMode), FillMode, "must be Zeros, Nearest or Reflect");
         Require(GeometricProbability is >= 0 and <= 1, nameof(GeometricProbability), GeometricProbability, "must be in [0, 1]");
         Require(NoiseStd >= 0 && double.IsFinite(NoiseStd), nameof(NoiseStd), NoiseStd, "must be a finite number >= 0 (e.g. 0.05)");
         Require(NoiseProbability is >= 0 and <= 1, nameof(NoiseProbability), NoiseProbability, "must be in [0, 1]");
@@ -77,7 +85,12 @@ public sealed class ImageAugmentation
             var sin = angle.sin() / scale;
             var theta = stack(new[] { cos, -sin, -dx, sin, cos, -dy }, 1).view(b, 2, 3).to(x.dtype);
             var grid = F.affine_grid(theta, new[] { b, x.shape[1], h, w }, align_corners: false);
-            x = F.grid_sample(x, grid, GridSampleMode.Bilinear, GridSamplePaddingMode.Zeros, align_corners: false);
+            x = F.grid_sample(x, grid, GridSampleMode.Bilinear, FillMode switch
+            {
+                AugmentationFillMode.Nearest => GridSamplePaddingMode.Border,
+                AugmentationFillMode.Reflect => GridSamplePaddingMode.Reflection,
+                _ => GridSamplePaddingMode.Zeros,
+            }, align_corners: false);
         }
         if (NoiseStd > 0 && NoiseProbability > 0)
         {
@@ -86,4 +99,15 @@ public sealed class ImageAugmentation
         }
         return (ReferenceEquals(x, images) ? x.clone() : x).MoveToOuterDisposeScope();
     }
+}
+
+/// <summary>How an augmentation fills the pixels a geometric transform uncovers.</summary>
+public enum AugmentationFillMode
+{
+    /// <summary>Zero (black for pixels in 0–1).</summary>
+    Zeros,
+    /// <summary>The nearest edge pixel.</summary>
+    Nearest,
+    /// <summary>The image mirrored at its edges.</summary>
+    Reflect,
 }

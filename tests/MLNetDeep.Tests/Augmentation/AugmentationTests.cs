@@ -54,6 +54,26 @@ public class AugmentationTests
     }
 
     [Fact]
+    public void FillMode_fills_what_a_shift_uncovers_with_zeros_the_edge_or_the_mirrored_image()
+    {
+        random.manual_seed(3);
+        var white = ones(16, 1, 10, 10);
+        var zeroFilled = ControlKit.Flat(new ImageAugmentation { MaxShiftPixels = 3 }.Apply(white));
+        Assert.Contains(zeroFilled, v => v == 0); // 16 images, each shifted by 0 with chance 1/49
+        var edge = ControlKit.Flat(new ImageAugmentation { MaxShiftPixels = 3, MaxRotationDegrees = 15, FillMode = AugmentationFillMode.Nearest }.Apply(white));
+        Assert.All(edge, v => Assert.Equal(1f, v, 5)); // a drawing on white stays on white
+
+        // Reflect: a whole-pixel shift of a column ramp gives values of the ramp only, never the zero padding
+        var ramp = arange(1, 11, dtype: ScalarType.Float32).view(1, 1, 1, 10).expand(16, 1, 10, 10).contiguous();
+        var reflected = ControlKit.Flat(new ImageAugmentation { MaxShiftPixels = 3, FillMode = AugmentationFillMode.Reflect }.Apply(ramp));
+        Assert.All(reflected, v => Assert.True(v is > 1f - 1e-3f and < 10f + 1e-3f && Math.Abs(v - MathF.Round(v)) < 1e-3, $"{v}"));
+        Assert.NotEqual(ControlKit.Flat(ramp), reflected); // the images did move
+
+        var bad = new CnnOptions { ImageShape = new ImageShape(1, 28, 28), Augmentation = new ImageAugmentation { MaxShiftPixels = 1, FillMode = (AugmentationFillMode)7 } };
+        Assert.Contains("Received: FillMode=7", Assert.ThrowsAny<ArgumentException>(() => ControlKit.Fit(bad, Small.Value.Train)).Message);
+    }
+
+    [Fact]
     public void Rotation_and_zoom_change_images_only_with_their_probability()
     {
         random.manual_seed(2);

@@ -84,4 +84,37 @@ public sealed class BackboneTrainingTests
         for (int e = 0; e < cached.History.Epochs.Count; e++)
             Assert.Equal(cached.History.Epochs[e].TrainLoss, uncached.History.Epochs[e].TrainLoss, 5);
     }
+
+    [Fact]
+    public void FineTuneAugmentation_AugmentsTheFineTunePhaseOnly_TheHeadPhaseStaysCached_AndTheFrozenBlocksStayPut()
+    {
+        var ml = new MLContext(seed: 1);
+        var (train, _) = BackboneData.Views(ml, 96, 1);
+        var log = new List<string>();
+        ml.Log += (_, e) => { if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Info) lock (log) log.Add(e.RawMessage); };
+        var augmentation = new MLNetDeep.Augmentation.ImageAugmentation { HorizontalFlipProbability = 0.5, MaxShiftPixels = 6, FillMode = MLNetDeep.Augmentation.AugmentationFillMode.Nearest };
+        var plain = BackboneData.Options(epochs: 1, new FineTuneOptions { Epochs = 2, TrainableBlocks = 1, LearningRateMultiplier = 0.1 });
+        var augmented = BackboneData.Options(epochs: 1, new FineTuneOptions { Epochs = 2, TrainableBlocks = 1, LearningRateMultiplier = 0.1, Augmentation = augmentation });
+        using var withoutIt = ml.MulticlassClassification.Trainers.Cnn(plain).Fit(train);
+        using var model = ml.MulticlassClassification.Trainers.Cnn(augmented).Fit(train);
+
+        // phase 1 trains on the cached outputs, unaugmented, exactly as without the option; phase 2 runs from the images
+        Assert.Equal(new[] { true, false }, model.History.Phases.Select(p => p.CachedFeatures));
+        Assert.Equal(new[] { true, true }, withoutIt.History.Phases.Select(p => p.CachedFeatures));
+        Assert.Equal(withoutIt.History.Epochs[0].TrainLoss, model.History.Epochs[0].TrainLoss, 6);
+        _out.WriteLine($"fine-tune losses without / with augmentation: {withoutIt.History.Epochs[1].TrainLoss:F4} / {model.History.Epochs[1].TrainLoss:F4}");
+        Assert.NotEqual(withoutIt.History.Epochs[1].TrainLoss, model.History.Epochs[1].TrainLoss, 4);
+        Assert.Contains(log, l => l.Contains("in phase fine-tune the frozen blocks run on every step (its augmentation is on)", StringComparison.Ordinal));
+        Assert.Contains(log, l => l.Contains("phase head trains on them, without augmentation", StringComparison.Ordinal));
+
+        // the 9 frozen blocks are still the pretrained ones, bit for bit, though they ran in the augmented phase; the top block trained
+        using var reference = OnnxNetwork.Load(OnnxFiles.ResNet18, new OnnxImportOptions { OutputName = Backbone.ResNet18Features });
+        var fresh = reference.state_dict();
+        var trained = model.Network.state_dict();
+        foreach (var (name, value) in fresh.Where(kv => !kv.Key.StartsWith("block9.", StringComparison.Ordinal)))
+            Assert.True(value.eq(trained["body." + name]).all().item<bool>(), $"frozen {name} changed");
+        Assert.Contains(fresh.Keys.Where(k => k.StartsWith("block9.", StringComparison.Ordinal) && !k.Contains("Mean") && !k.Contains("Var")),
+            k => !fresh[k].eq(trained["body." + k]).all().item<bool>());
+        Assert.Null(augmented.Augmentation); // the user's options are not changed
+    }
 }

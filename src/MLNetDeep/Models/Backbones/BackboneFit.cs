@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
+using MLNetDeep.Augmentation;
 using MLNetDeep.Data;
 using MLNetDeep.MLNetInternals;
 using MLNetDeep.Models.Cnn;
@@ -49,7 +50,12 @@ internal sealed class BackboneFit
         options.Backbone is not null || options.WarmStartFrom?.Description.Architecture is BackboneArchitecture;
 
     /// <summary>One phase: its name, epochs, frozen prefix, rates, and the transfer options the engine sees (warm starts).</summary>
-    private sealed record Phase(string Name, string Description, int Epochs, int Frozen, TransferOptions Freezing, bool BatchNormTrains, TransferOptions? EngineTransfer);
+    private sealed record Phase(string Name, string Description, int Epochs, int Frozen, TransferOptions Freezing, bool BatchNormTrains, TransferOptions? EngineTransfer,
+        ImageAugmentation? Augmentation)
+    {
+        /// <summary>Whether this phase trains on the frozen blocks' cached outputs: it has frozen blocks, no augmentation, and caching is on.</summary>
+        public bool Cached(CnnOptions o) => o.CacheFrozenBlocks && Augmentation is null && Frozen > 0;
+    }
 
     public DeepTransformer Run(IDataView trainData, IDataView? validationData)
     {
@@ -91,8 +97,8 @@ internal sealed class BackboneFit
                 validationSource = trainData;
             }
 
-            bool cache = o.CacheFrozenBlocks && o.Augmentation is null && phases.Any(p => p.Frozen > 0);
-            var cuts = cache ? phases.Select(p => p.Frozen).Where(f => f > 0).Distinct().OrderBy(f => f).ToArray() : Array.Empty<int>();
+            bool cache = phases.Any(p => p.Cached(o));
+            var cuts = phases.Where(p => p.Cached(o)).Select(p => p.Frozen).Distinct().OrderBy(f => f).ToArray();
             var cacheClock = Stopwatch.StartNew();
             Dictionary<int, float[][]>? trainCache = null, validationCache = null;
             if (cache)
@@ -102,12 +108,13 @@ internal sealed class BackboneFit
                 validationCache = validationData is null ? trainCache : ComputeOutputs(validationData, o.FeatureColumnName, "validation", arch, cuts, pre, body, channel);
                 if (warm is null) pre.Dispose();
                 channel?.Info(MessageSensitivity.None, string.Format(CultureInfo.InvariantCulture,
-                    "{0}: computed the frozen blocks' outputs (after block{1}) of {2} rows once, in {3:F1} s; the phases train on them, without augmentation.",
+                    "{0}: computed the frozen blocks' outputs (after block{1}) of {2} rows once, in {3:F1} s; {4} on them, without augmentation.",
                     arch.BackboneName, string.Join(", block", cuts.Select(c => c - 1)), trainCache.First().Value.Length +
-                    (validationData is null ? 0 : validationCache.First().Value.Length), cacheClock.Elapsed.TotalSeconds));
+                    (validationData is null ? 0 : validationCache.First().Value.Length), cacheClock.Elapsed.TotalSeconds,
+                    phases.All(p => p.Cached(o) || p.Frozen == 0) ? "the phases train" : $"phase {string.Join(", ", phases.Where(p => p.Cached(o)).Select(p => p.Name))} trains"));
             }
-            else if (phases.Any(p => p.Frozen > 0))
-                channel?.Info(MessageSensitivity.None, $"{arch.BackboneName}: the frozen blocks run on every step ({(o.Augmentation is not null ? "augmentation is on" : "CacheFrozenBlocks is off")}).");
+            foreach (var p in phases.Where(p => p.Frozen > 0 && !p.Cached(o)))
+                channel?.Info(MessageSensitivity.None, $"{arch.BackboneName}: in phase {p.Name} the frozen blocks run on every step ({(p.Augmentation is not null ? "its augmentation is on" : "CacheFrozenBlocks is off")}).");
             double cacheSeconds = cache ? cacheClock.Elapsed.TotalSeconds : 0;
 
             int plannedEpochs = phases.Sum(p => p.Epochs);
@@ -118,7 +125,7 @@ internal sealed class BackboneFit
                 for (int i = 0; i < phases.Count; i++)
                 {
                     var phase = phases[i];
-                    bool cached = cache && phase.Frozen > 0;
+                    bool cached = phase.Cached(o);
                     var phaseArch = arch.From(cached ? phase.Frozen : 0);
                     IDataView train = trainKeep is null && !cached ? trainData : new FeatureRowsView(trainData, o.FeatureColumnName, trainKeep, cached ? trainCache![phase.Frozen] : null);
                     IDataView? validation = validationSource is null ? null
@@ -197,7 +204,7 @@ internal sealed class BackboneFit
         {
             var phases = new List<Phase>
             {
-                new("head", $"head on the frozen {arch.BackboneName} (all {n} blocks frozen)", o.Epochs, n, new TransferOptions { FreezeBlocks = n }, false, null),
+                new("head", $"head on the frozen {arch.BackboneName} (all {n} blocks frozen)", o.Epochs, n, new TransferOptions { FreezeBlocks = n }, false, null, o.Augmentation),
             };
             if (o.FineTune is { } ft)
             {
@@ -213,7 +220,7 @@ internal sealed class BackboneFit
                         FreezeBlocks = frozen, BodyLearningRateMultiplier = ft.LearningRateMultiplier,
                         LearningRateMultipliers = new Dictionary<string, double> { [ModulePaths.Head] = ft.HeadLearningRateMultiplier },
                     },
-                    ft.UpdateBatchNormStatistics, null));
+                    ft.UpdateBatchNormStatistics, null, ft.Augmentation ?? o.Augmentation));
             }
             return phases;
         }
@@ -224,7 +231,7 @@ internal sealed class BackboneFit
                 $"Transfer.FreezeBlocks is larger than the backbone's {n} blocks. Received: FreezeBlocks={t.FreezeBlocks}");
         string what = freeze == n ? $"head on the frozen {arch.BackboneName}" : freeze == 0 ? $"all of {arch.BackboneName} and the head"
             : $"blocks {freeze}-{n - 1} of {arch.BackboneName} and the head (blocks 0-{freeze - 1} frozen)";
-        return new List<Phase> { new(freeze == n ? "head" : "fine-tune", what, o.Epochs, freeze, t ?? new TransferOptions(), false, t) };
+        return new List<Phase> { new(freeze == n ? "head" : "fine-tune", what, o.Epochs, freeze, t ?? new TransferOptions(), false, t, o.Augmentation) };
     }
 
     /// <summary>The options of one phase's engine run: a copy of the user's (never changed) with the phase's epochs, seed, start and rows.</summary>
@@ -240,7 +247,7 @@ internal sealed class BackboneFit
         inner.Backbone = null;
         inner.FineTune = null;
         inner.Layers = null;
-        inner.Augmentation = cached ? null : user.Augmentation;
+        inner.Augmentation = cached ? null : phase.Augmentation;
         inner.OnEpochEnd = onEpochEnd;
         return inner;
     }

@@ -1,3 +1,5 @@
+using MLNetDeep.Augmentation;
+
 namespace MLNetDeep.Models.Backbones;
 
 /// <summary>
@@ -28,6 +30,15 @@ public sealed class FineTuneOptions
     /// </summary>
     public bool UpdateBatchNormStatistics { get; init; }
 
+    /// <summary>
+    /// Augmentation of this phase only (null = <c>CnnOptions.Augmentation</c>, which applies to both phases). With 200
+    /// training images the head phase fits them almost perfectly on the frozen features, so fine-tuning on the same
+    /// unchanged images has next to nothing left to learn from: augmenting them here gives the unfrozen blocks a signal
+    /// while the head phase still trains on the cached outputs. An augmented phase runs the whole backbone on every step
+    /// (its frozen blocks in eval mode, without gradients), so it costs a forward pass of the frozen blocks per row and epoch.
+    /// </summary>
+    public ImageAugmentation? Augmentation { get; init; }
+
     internal void Validate(int blocks)
     {
         if (Epochs <= 0)
@@ -37,6 +48,7 @@ public sealed class FineTuneOptions
                 $"FineTune.TrainableBlocks must be between 1 and the backbone's {blocks} blocks. Received: TrainableBlocks={TrainableBlocks}");
         Multiplier(LearningRateMultiplier, nameof(LearningRateMultiplier));
         Multiplier(HeadLearningRateMultiplier, nameof(HeadLearningRateMultiplier));
+        Augmentation?.Validate();
     }
 
     private static void Multiplier(double m, string name)
