@@ -7,7 +7,7 @@ namespace MLNetDeep.Benchmarks;
 /// + head, and fine-tuned. It reads the files with ML.NET's LoadImages, which needs SkiaSharp 2.88 while this project
 /// has SkiaSharp 3 (ScottPlot), so it lives in benchmarks/MLNetDeep.ImageBenchmarks; this entry runs that project
 /// with the same arguments.
-///   dotnet run -c Release --project benchmarks/MLNetDeep.Benchmarks -- transfer [--train 40] [--test 20] ...
+///   dotnet run -c Release --project benchmarks/MLNetDeep.Benchmarks -- transfer [--images clipart|fashion] [--split-seeds 1,2,3] ...
 /// </summary>
 public sealed class TransferBenchmark : IBenchmark
 {
