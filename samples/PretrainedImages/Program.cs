@@ -1,7 +1,7 @@
 // A folder of images → ImageNet ResNet18 fine-tuned under a new head (two phases in one Fit) → Evaluate → Model.Save.
 //
 //   dotnet run -c Release --project samples/PretrainedImages -- [--images FOLDER] [--size 224] [--epochs 100]
-//       [--fine-tune-epochs 5] [--out pretrained-images]
+//       [--fine-tune-epochs 10] [--trainable-blocks 4] [--fine-tune-rate 0.01] [--fine-tune-head-rate 0.1] [--out pretrained-images]
 //
 // FOLDER holds one sub-folder per class (FOLDER/cats/*.png, FOLDER/dogs/*.jpg, ...); 20% of each class is held out
 // for the test figures. Without --images the sample makes such a folder from Debian's openclipart-png (5 classes of
@@ -18,7 +18,9 @@ using MLNetDeep.Scoring;
 using static Microsoft.ML.Transforms.Image.ImageResizingEstimator;
 
 string? imagesFolder = ArgS("--images", null);
-int size = Arg("--size", 224), headEpochs = Arg("--epochs", 100), fineTuneEpochs = Arg("--fine-tune-epochs", 5);
+int size = Arg("--size", 224), headEpochs = Arg("--epochs", 100), fineTuneEpochs = Arg("--fine-tune-epochs", 10), trainableBlocks = Arg("--trainable-blocks", 4);
+double fineTuneRate = double.Parse(ArgS("--fine-tune-rate", "0.01")!, CultureInfo.InvariantCulture);
+double headRate = double.Parse(ArgS("--fine-tune-head-rate", "0.1")!, CultureInfo.InvariantCulture);
 string outDir = ArgS("--out", "pretrained-images")!;
 Directory.CreateDirectory(outDir);
 
@@ -38,11 +40,12 @@ var options = new CnnOptions
     Head = new DenseHead { HiddenSizes = new(), InputDropout = 0.2 }, // Keras' recipe: pooled features → dropout → a linear layer
     Epochs = headEpochs,                                            // phase 1: the backbone frozen, on its outputs computed once
     Optimizer = new MLNetDeep.Optimizers.Adam { LearningRate = 3e-3 },
-    FineTune = new FineTuneOptions                                  // phase 2: the top two blocks too, at a tenth of the rate
+    FineTune = new FineTuneOptions                                  // phase 2: the top four blocks too, at low rates
     {
         Epochs = fineTuneEpochs,
-        TrainableBlocks = 2,
-        LearningRateMultiplier = 0.1,
+        TrainableBlocks = trainableBlocks,                          // 4 by default
+        LearningRateMultiplier = fineTuneRate,                      // 0.01 (3e-5): Adam's first steps move every weight by about the rate
+        HeadLearningRateMultiplier = headRate,                      // 0.1 (see docs/backbones.md, choosing the fine-tuning rate)
     },
     BatchSize = 32,
 };

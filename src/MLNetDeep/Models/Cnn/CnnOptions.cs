@@ -42,8 +42,9 @@ public sealed class CnnOptions : TrainerOptions
 
     /// <summary>
     /// With a backbone whose first blocks are frozen: compute their outputs once per training and validation row and
-    /// train on those (each epoch then costs only the blocks that train and the head). Needs <see cref="Augmentation"/>
-    /// to be null (augmented images change every epoch). Default true.
+    /// train on those (each epoch then costs only the blocks that train and the head). A phase with augmentation
+    /// (<see cref="Augmentation"/> for both phases, <c>FineTune.Augmentation</c> for the fine-tuning phase) runs its frozen
+    /// blocks on every step instead, since augmented images change every epoch. Default true.
     /// </summary>
     public bool CacheFrozenBlocks { get; set; } = true;
 
