@@ -98,11 +98,18 @@ foreach (var splitSeed in splitSeeds)
         Line($"{split}_{name}_seconds", seconds, "F1");
         // Training loss at the start and end of each phase (a fine-tuning rate that is too high shows as a jump at its start).
         if ((model as IEnumerable<ITransformer>)?.OfType<MLNetDeep.Scoring.DeepTransformer>().FirstOrDefault() is { } network)
+        {
+            if (network.History.Phases.Count == 0 && network.History.Epochs.Count > 0)
+            {
+                Line($"{split}_{name}_first_epoch_loss", network.History.Epochs[0].TrainLoss, "F4");
+                Line($"{split}_{name}_last_epoch_loss", network.History.Epochs[^1].TrainLoss, "F4");
+            }
             foreach (var phase in network.History.Phases)
             {
                 Line($"{split}_{name}_{phase.Name.Replace('-', '_')}_first_epoch_loss", network.History.Epochs[phase.FirstEpoch - 1].TrainLoss, "F4");
                 Line($"{split}_{name}_{phase.Name.Replace('-', '_')}_last_epoch_loss", network.History.Epochs[phase.LastEpoch - 1].TrainLoss, "F4");
             }
+        }
         (model as IDisposable)?.Dispose();
         (results.TryGetValue(name, out var list) ? list : results[name] = new()).Add((metrics.MicroAccuracy, seconds));
     }
