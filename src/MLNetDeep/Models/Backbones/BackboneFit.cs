@@ -97,8 +97,9 @@ internal sealed class BackboneFit
                 validationSource = trainData;
             }
 
-            bool cache = phases.Any(p => p.Cached(o));
-            var cuts = phases.Where(p => p.Cached(o)).Select(p => p.Frozen).Distinct().OrderBy(f => f).ToArray();
+            var cachedPhases = phases.Where(p => p.Cached(o)).ToList();
+            bool cache = cachedPhases.Count > 0;
+            var cuts = cachedPhases.Select(p => p.Frozen).Distinct().OrderBy(f => f).ToArray();
             var cacheClock = Stopwatch.StartNew();
             Dictionary<int, float[][]>? trainCache = null, validationCache = null;
             if (cache)
@@ -111,9 +112,9 @@ internal sealed class BackboneFit
                     "{0}: computed the frozen blocks' outputs (after block{1}) of {2} rows once, in {3:F1} s; {4} on them, without augmentation.",
                     arch.BackboneName, string.Join(", block", cuts.Select(c => c - 1)), trainCache.First().Value.Length +
                     (validationData is null ? 0 : validationCache.First().Value.Length), cacheClock.Elapsed.TotalSeconds,
-                    phases.All(p => p.Cached(o) || p.Frozen == 0) ? "the phases train" : $"phase {string.Join(", ", phases.Where(p => p.Cached(o)).Select(p => p.Name))} trains"));
+                    cachedPhases.Count == phases.Count(p => p.Frozen > 0) ? "the phases train" : $"phase {string.Join(", ", cachedPhases.Select(p => p.Name))} trains"));
             }
-            foreach (var p in phases.Where(p => p.Frozen > 0 && !p.Cached(o)))
+            foreach (var p in phases.Where(p => p.Frozen > 0 && !cachedPhases.Contains(p)))
                 channel?.Info(MessageSensitivity.None, $"{arch.BackboneName}: in phase {p.Name} the frozen blocks run on every step ({(p.Augmentation is not null ? "its augmentation is on" : "CacheFrozenBlocks is off")}).");
             double cacheSeconds = cache ? cacheClock.Elapsed.TotalSeconds : 0;
 
@@ -125,7 +126,7 @@ internal sealed class BackboneFit
                 for (int i = 0; i < phases.Count; i++)
                 {
                     var phase = phases[i];
-                    bool cached = phase.Cached(o);
+                    bool cached = cachedPhases.Contains(phase);
                     var phaseArch = arch.From(cached ? phase.Frozen : 0);
                     IDataView train = trainKeep is null && !cached ? trainData : new FeatureRowsView(trainData, o.FeatureColumnName, trainKeep, cached ? trainCache![phase.Frozen] : null);
                     IDataView? validation = validationSource is null ? null
