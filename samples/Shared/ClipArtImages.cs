@@ -1,6 +1,7 @@
 // Shared by samples/PretrainedImages, benchmarks/MLNetDeep.ImageBenchmarks and tests/MLNetDeep.ImageTests (linked into
 // each): a folder of real clip-art PNGs made from Debian's openclipart-png, ready for LoadImages.
 using MLNetDeep.Datasets;
+using MLNetDeep.Persistence;
 using SkiaSharp;
 
 namespace MLNetDeep.Samples.Shared;
@@ -25,13 +26,7 @@ public static class ClipArtImages
     {
         var name = Path.GetFileNameWithoutExtension(f.ImagePath) + "_" + (uint)f.ImagePath.Aggregate(17, (h, c) => unchecked(h * 31 + c)) + ".png";
         var path = Path.Combine(folder, f.Label, name);
-        if (!File.Exists(path))
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            var tmp = path + ".tmp";
-            File.WriteAllBytes(tmp, OnWhite(f.ImagePath));
-            File.Move(tmp, path, overwrite: true);
-        }
+        if (!File.Exists(path)) AtomicFile.WriteAllBytes(path, OnWhite(f.ImagePath));
         return new ImageFile { ImagePath = path, Label = f.Label };
     }).ToList();
 

@@ -1,6 +1,7 @@
 // Shared by benchmarks/MLNetDeep.ImageBenchmarks and tests/MLNetDeep.ImageTests (linked into each): a small folder of
 // real Fashion-MNIST images written as PNG files, ready for LoadImages.
 using MLNetDeep.Datasets;
+using MLNetDeep.Persistence;
 using SkiaSharp;
 
 namespace MLNetDeep.Samples.Shared;
@@ -39,13 +40,7 @@ public static class FashionMnistImages
             // "T-shirt/top" → folder "T-shirt_top"; the index keeps the file of the same image the same across runs
             var label = images[i].Label;
             var path = Path.Combine(folder, label.Replace('/', '_'), $"{i:D5}.png");
-            if (!File.Exists(path))
-            {
-                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-                var tmp = path + ".tmp";
-                File.WriteAllBytes(tmp, Png(images[i].Features));
-                File.Move(tmp, path, overwrite: true);
-            }
+            if (!File.Exists(path)) AtomicFile.WriteAllBytes(path, Png(images[i].Features));
             return new ImageFile { ImagePath = path, Label = label };
         }).ToList();
     }
